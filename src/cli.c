@@ -1,0 +1,262 @@
+#include "cli.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+
+void
+cli_defaults(struct config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    snprintf(cfg->listen_host, sizeof(cfg->listen_host), "127.0.0.1");
+    cfg->listen_port = 8080;
+    cfg->connect_timeout_ms = 10000;
+    cfg->handshake_timeout_ms = 10000;
+    cfg->threads = 1;
+}
+
+void
+cli_usage(FILE *out)
+{
+    fputs("Usage: dispatch-proxy [OPTIONS] [LINK[@RATIO]...]\n"
+          "\n"
+          "A SOCKS5 proxy that spreads new connections over several uplinks (links) by\n"
+          "weighted round robin, each connection leaving by its link's interface.\n"
+          "\n"
+          "LINK is an IPv4 or IPv6 address of this host, or an interface name; RATIO (a\n"
+          "positive integer, default 1) is its share of connections: with 10.0.0.2@3\n"
+          "192.168.1.2@2, 3 of every 5 connections go to the first link, interleaved\n"
+          "(a b a b a). With no LINK, every interface that is up and has a default route\n"
+          "is used, ratio 1 each.\n"
+          "\n"
+          "Options (each also accepted with two dashes, and as -opt=value):\n"
+          "  -list                    list interfaces and their addresses, then exit\n"
+          "  -lhost HOST              address to listen on (default 127.0.0.1; IPv6 ok)\n"
+          "  -lport PORT              port to listen on (default 8080; 0 picks one)\n"
+          "  -listen HOST:PORT        both at once ([::1]:1080 for IPv6)\n"
+          "  -connect-timeout SEC     per-link connect attempt timeout (default 10)\n"
+          "  -handshake-timeout SEC   time a client has to send its request (default 10)\n"
+          "  -idle-timeout SEC        close relayed connections idle that long (default 0: "
+          "never)\n"
+          "  -max-clients N           concurrent clients (default: from the open-file limit)\n"
+          "  -threads N               event loops (default 1)\n"
+          "  -v, -verbose             log every connection (-vv: every state change)\n"
+          "  -quiet                   log only warnings and errors\n"
+          "  -h, -help                this help\n"
+          "  -version                 print the version\n",
+          out);
+}
+
+/* Parses a number of seconds (decimals allowed) into milliseconds within [min_ms, max_ms]. */
+static int
+parse_seconds(const char *s, unsigned min_ms, unsigned max_ms, unsigned *out)
+{
+    char *end;
+    double v;
+
+    errno = 0;
+    v = strtod(s, &end);
+    if (errno != 0 || end == s || *end != '\0' || !isfinite(v) || v < 0)
+        return -1;
+    v = v * 1000.0 + 0.5;
+    if (v < min_ms || v > max_ms)
+        return -1;
+    *out = (unsigned)v;
+    return 0;
+}
+
+static int
+parse_uint(const char *s, unsigned long min, unsigned long max, unsigned long *out)
+{
+    char *end;
+    unsigned long v;
+
+    if (*s < '0' || *s > '9')
+        return -1;
+    errno = 0;
+    v = strtoul(s, &end, 10);
+    if (errno != 0 || *end != '\0' || v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* "HOST:PORT" or "[V6]:PORT". */
+static int
+parse_listen(const char *s, struct config *cfg)
+{
+    const char *colon;
+    size_t hlen;
+    unsigned long port;
+
+    if (s[0] == '[') {
+        const char *close = strchr(s, ']');
+        if (close == NULL || close[1] != ':')
+            return -1;
+        hlen = (size_t)(close - s - 1);
+        s++;
+        colon = close + 1;
+    } else {
+        colon = strrchr(s, ':');
+        if (colon == NULL)
+            return -1;
+        hlen = (size_t)(colon - s);
+    }
+    if (hlen == 0 || hlen >= sizeof(cfg->listen_host) || parse_uint(colon + 1, 0, 65535, &port))
+        return -1;
+    memcpy(cfg->listen_host, s, hlen);
+    cfg->listen_host[hlen] = '\0';
+    cfg->listen_port = (uint16_t)port;
+    return 0;
+}
+
+enum opt_id {
+    OPT_LIST, OPT_LHOST, OPT_LPORT, OPT_LISTEN, OPT_CONNECT_TIMEOUT, OPT_HANDSHAKE_TIMEOUT,
+    OPT_IDLE_TIMEOUT, OPT_MAX_CLIENTS, OPT_THREADS, OPT_VERBOSE, OPT_VV, OPT_QUIET, OPT_HELP,
+    OPT_VERSION,
+};
+
+struct opt {
+    const char *name;
+    enum opt_id id;
+    int takes_value;
+};
+
+static const struct opt opts[] = {
+    {"list", OPT_LIST, 0},
+    {"lhost", OPT_LHOST, 1},
+    {"lport", OPT_LPORT, 1},
+    {"listen", OPT_LISTEN, 1},
+    {"connect-timeout", OPT_CONNECT_TIMEOUT, 1},
+    {"handshake-timeout", OPT_HANDSHAKE_TIMEOUT, 1},
+    {"idle-timeout", OPT_IDLE_TIMEOUT, 1},
+    {"max-clients", OPT_MAX_CLIENTS, 1},
+    {"threads", OPT_THREADS, 1},
+    {"v", OPT_VERBOSE, 0},
+    {"verbose", OPT_VERBOSE, 0},
+    {"vv", OPT_VV, 0},
+    {"quiet", OPT_QUIET, 0},
+    {"q", OPT_QUIET, 0},
+    {"h", OPT_HELP, 0},
+    {"help", OPT_HELP, 0},
+    {"version", OPT_VERSION, 0},
+};
+
+enum cli_result
+cli_parse(int argc, char **argv, struct config *cfg, char *err, size_t errlen)
+{
+    int only_links = 0;
+
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i], *name, *value = NULL, *eq;
+        const struct opt *o = NULL;
+        unsigned long n;
+        size_t nlen;
+
+        if (only_links || arg[0] != '-' || arg[1] == '\0') {
+            struct link_spec spec;
+            char why[160];
+            if (cfg->n_links >= LINK_MAX) {
+                snprintf(err, errlen, "too many links (at most %d)", LINK_MAX);
+                return CLI_ERROR;
+            }
+            if (link_parse_spec(arg, &spec, why, sizeof(why)) == -1) {
+                snprintf(err, errlen, "bad link \"%.100s\": %s", arg, why);
+                return CLI_ERROR;
+            }
+            cfg->links[cfg->n_links++] = spec;
+            continue;
+        }
+        if (strcmp(arg, "--") == 0) {
+            only_links = 1;
+            continue;
+        }
+        name = arg + 1 + (arg[1] == '-');
+        eq = strchr(name, '=');
+        nlen = eq != NULL ? (size_t)(eq - name) : strlen(name);
+        for (size_t k = 0; k < ARRAY_SIZE(opts); k++)
+            if (strlen(opts[k].name) == nlen && strncmp(opts[k].name, name, nlen) == 0)
+                o = &opts[k];
+        if (o == NULL) {
+            snprintf(err, errlen, "unknown option \"%.100s\" (see --help)", arg);
+            return CLI_ERROR;
+        }
+        if (o->takes_value) {
+            if (eq != NULL)
+                value = eq + 1;
+            else if (i + 1 < argc)
+                value = argv[++i];
+            else {
+                snprintf(err, errlen, "option %s needs a value", arg);
+                return CLI_ERROR;
+            }
+        } else if (eq != NULL) {
+            snprintf(err, errlen, "option -%s takes no value", o->name);
+            return CLI_ERROR;
+        }
+        switch (o->id) {
+        case OPT_LIST:
+            cfg->list = 1;
+            break;
+        case OPT_LHOST:
+            if (value[0] == '\0' || strlen(value) >= sizeof(cfg->listen_host))
+                goto bad_value;
+            snprintf(cfg->listen_host, sizeof(cfg->listen_host), "%s", value);
+            break;
+        case OPT_LPORT:
+            if (parse_uint(value, 0, 65535, &n) == -1)
+                goto bad_value;
+            cfg->listen_port = (uint16_t)n;
+            break;
+        case OPT_LISTEN:
+            if (parse_listen(value, cfg) == -1)
+                goto bad_value;
+            break;
+        case OPT_CONNECT_TIMEOUT:
+            if (parse_seconds(value, 1, 3600000, &cfg->connect_timeout_ms) == -1)
+                goto bad_value;
+            break;
+        case OPT_HANDSHAKE_TIMEOUT:
+            if (parse_seconds(value, 1, 3600000, &cfg->handshake_timeout_ms) == -1)
+                goto bad_value;
+            break;
+        case OPT_IDLE_TIMEOUT:
+            if (parse_seconds(value, 0, 86400000, &cfg->idle_timeout_ms) == -1)
+                goto bad_value;
+            break;
+        case OPT_MAX_CLIENTS:
+            if (parse_uint(value, 1, 10000000, &n) == -1)
+                goto bad_value;
+            cfg->max_clients = (unsigned)n;
+            break;
+        case OPT_THREADS:
+            if (parse_uint(value, 0, 64, &n) == -1)
+                goto bad_value;
+            cfg->threads = (unsigned)n;
+            break;
+        case OPT_VERBOSE:
+            cfg->verbosity = cfg->verbosity >= 1 ? 2 : 1;
+            break;
+        case OPT_VV:
+            cfg->verbosity = 2;
+            break;
+        case OPT_QUIET:
+            cfg->verbosity = -1;
+            break;
+        case OPT_HELP:
+            cli_usage(stdout);
+            return CLI_EXIT;
+        case OPT_VERSION:
+            printf("dispatch-proxy %s\n", DP_VERSION);
+            return CLI_EXIT;
+        }
+        continue;
+    bad_value:
+        snprintf(err, errlen, "bad value \"%.100s\" for -%s", value, o->name);
+        return CLI_ERROR;
+    }
+    return CLI_RUN;
+}

@@ -1,0 +1,79 @@
+#include "errmap.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "common.h"
+
+struct errmap_entry {
+    int err;
+    unsigned char socks5_rep;
+    short http_status;
+    unsigned char link_failure; /* the link is at fault: back it off, try another */
+    unsigned char final;        /* the destination answered: no other link will help */
+    const char *text;
+};
+
+/* The one errno -> reply table. Anything not listed: REP 1, 502, try the next link. */
+static const struct errmap_entry table[] = {
+    {ENETUNREACH, 3, 502, 1, 0, "network unreachable"},
+    {ENETDOWN, 3, 502, 1, 0, "network down"},
+    {ENODEV, 3, 502, 1, 0, "interface gone"},
+    {EADDRNOTAVAIL, 3, 502, 1, 0, "source address not available"},
+    {EHOSTUNREACH, 4, 502, 0, 0, "host unreachable"},
+    {EHOSTDOWN, 4, 502, 0, 0, "host down"},
+    {DP_ERR_RESOLVE, 4, 502, 0, 1, "name not resolved"},
+    {ECONNREFUSED, 5, 502, 0, 1, "connection refused"},
+    {ETIMEDOUT, 6, 504, 1, 0, "connection timed out"},
+    {DP_ERR_TIMEOUT, 6, 504, 1, 0, "connection timed out"},
+    {DP_ERR_NO_LINK, 3, 502, 0, 1, "no link serves that address family"},
+    {DP_ERR_NOT_ALLOWED, 2, 403, 0, 1, "not allowed"},
+    {EACCES, 2, 403, 0, 1, "not allowed"},
+    {EPERM, 2, 403, 0, 1, "not allowed"},
+};
+
+static const struct errmap_entry *
+lookup(int err)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(table); i++)
+        if (table[i].err == err)
+            return &table[i];
+    return NULL;
+}
+
+int
+errmap_socks5_rep(int err)
+{
+    const struct errmap_entry *e = lookup(err);
+    return e != NULL ? e->socks5_rep : 1;
+}
+
+int
+errmap_http_status(int err)
+{
+    const struct errmap_entry *e = lookup(err);
+    return e != NULL ? e->http_status : 502;
+}
+
+int
+errmap_is_link_failure(int err)
+{
+    const struct errmap_entry *e = lookup(err);
+    return e != NULL && e->link_failure;
+}
+
+int
+errmap_is_final(int err)
+{
+    const struct errmap_entry *e = lookup(err);
+    return e != NULL && e->final;
+}
+
+const char *
+errmap_text(int err)
+{
+    const struct errmap_entry *e = lookup(err);
+    if (e != NULL)
+        return e->text;
+    return err > 0 ? strerror(err) : "failure";
+}

@@ -1,0 +1,24 @@
+/* What a failed connect means: which reply each protocol sends, and whether another
+ * link should be tried. The one table lives in errmap.c. */
+#ifndef DP_ERRMAP_H
+#define DP_ERRMAP_H
+
+/* Our own failure causes, alongside errno values (negative so they never collide). */
+#define DP_ERR_TIMEOUT (-1)    /* our per-attempt connect timer fired */
+#define DP_ERR_RESOLVE (-2)    /* the name did not resolve */
+#define DP_ERR_NO_LINK (-3)    /* no link can serve the destination's address family */
+#define DP_ERR_NOT_ALLOWED (-4) /* refused by policy */
+
+/* SOCKS5 REP for a failure cause (RFC 1928 section 6). */
+int errmap_socks5_rep(int err);
+/* HTTP status for a failure cause: 502 or 504 (timeouts). */
+int errmap_http_status(int err);
+/* 1 when the failure is the link's fault (interface down or gone, no route through it,
+ * source address vanished, connect timed out): the link is put aside for a while. */
+int errmap_is_link_failure(int err);
+/* 1 when the destination itself answered (refused): do not try other links. */
+int errmap_is_final(int err);
+/* A short text for logs and HTTP bodies. */
+const char *errmap_text(int err);
+
+#endif

@@ -1,0 +1,28 @@
+/* Log lines users see: "2026/11/25 13:37:20 [INFO] message", on stderr.
+ * Per-connection lines are DEBUG (shown with -v); -quiet keeps only warnings and errors. */
+#ifndef DP_LOG_H
+#define DP_LOG_H
+
+#include <stddef.h>
+
+enum log_level { LOG_ERROR = 0, LOG_WARN = 1, LOG_INFO = 2, LOG_DEBUG = 3 };
+
+extern enum log_level log_threshold;
+
+void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
+#define log_warn(...) log_msg(LOG_WARN, __VA_ARGS__)
+#define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)
+#define log_debug(...)                                                                             \
+    do {                                                                                           \
+        if (log_threshold >= LOG_DEBUG)                                                            \
+            log_msg(LOG_DEBUG, __VA_ARGS__);                                                       \
+    } while (0)
+
+/* Copies in[0..inlen) to out as printable ASCII: anything else becomes \xHH, and a
+ * backslash becomes \\. Always NUL-terminates (truncating if needed). Returns out.
+ * Every client-supplied string goes through this before it reaches a log line. */
+char *log_escape(char *out, size_t outlen, const char *in, size_t inlen);
+
+#endif

@@ -1,0 +1,72 @@
+/* One event loop per thread: readiness events on fds, timers, and work posted from
+ * other threads. The OS-specific part (epoll here) lives in a backend file. */
+#ifndef DP_LOOP_H
+#define DP_LOOP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define LOOP_READ 1u
+#define LOOP_WRITE 2u
+#define LOOP_ERROR 4u /* error or hang-up: the callback should try the I/O and see */
+
+struct loop;
+
+struct loop_io {
+    int fd;
+    unsigned want; /* LOOP_READ | LOOP_WRITE currently registered */
+    int registered;
+    void (*cb)(struct loop_io *io, unsigned events);
+};
+
+struct loop_timer {
+    uint64_t when_ms;
+    size_t heap_index; /* SIZE_MAX when not armed */
+    void (*cb)(struct loop_timer *t);
+};
+
+/* Work posted from another thread; run on the loop's thread. */
+struct loop_work {
+    struct loop_work *next;
+    void (*cb)(struct loop_work *w);
+};
+
+struct loop *loop_new(void);
+void loop_free(struct loop *l);
+
+/* Runs until loop_stop(). Returns 0, or -1 if the backend failed. */
+int loop_run(struct loop *l);
+void loop_stop(struct loop *l); /* loop thread only; loop_post() a work item from others */
+
+/* Milliseconds of CLOCK_MONOTONIC, cached at the start of each iteration. */
+uint64_t loop_now(const struct loop *l);
+uint64_t loop_clock_ms(void);
+
+void loop_io_init(struct loop_io *io, int fd, void (*cb)(struct loop_io *, unsigned));
+/* Sets the events watched for io (0 removes it from the backend). Returns 0 or -1. */
+int loop_io_set(struct loop *l, struct loop_io *io, unsigned want);
+/* Forgets io before its fd is closed. */
+void loop_io_stop(struct loop *l, struct loop_io *io);
+
+void loop_timer_init(struct loop_timer *t, void (*cb)(struct loop_timer *));
+void loop_timer_start(struct loop *l, struct loop_timer *t, uint64_t after_ms);
+void loop_timer_stop(struct loop *l, struct loop_timer *t);
+int loop_timer_armed(const struct loop_timer *t);
+
+/* Thread-safe: queue w to run on l's thread, and wake it. */
+void loop_post(struct loop *l, struct loop_work *w);
+
+/* Loop thread only: run w once the current batch of events and timers is done. Objects
+ * that own an io free themselves this way, so a later event of the same batch never
+ * touches freed memory (its callback must still check that the object is closed). */
+void loop_defer(struct loop *l, struct loop_work *w);
+
+/* Backend interface (loop_epoll.c). */
+struct loop_backend;
+struct loop_backend *loop_backend_new(void);
+void loop_backend_free(struct loop_backend *b);
+int loop_backend_set(struct loop_backend *b, struct loop_io *io, unsigned want);
+/* Waits up to timeout_ms (-1: forever) and calls each ready io's callback. */
+int loop_backend_wait(struct loop_backend *b, int timeout_ms);
+
+#endif

@@ -1,0 +1,86 @@
+/* epoll backend for the loop (Linux). Level-triggered: callers change interest as their
+ * buffers fill and drain, which keeps the relay's backpressure logic simple. */
+#include "loop.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#define EPOLL_BATCH 256
+
+struct loop_backend {
+    int epfd;
+    struct epoll_event events[EPOLL_BATCH];
+};
+
+struct loop_backend *
+loop_backend_new(void)
+{
+    struct loop_backend *b = calloc(1, sizeof(*b));
+
+    if (b == NULL)
+        return NULL;
+    b->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (b->epfd == -1) {
+        free(b);
+        return NULL;
+    }
+    return b;
+}
+
+void
+loop_backend_free(struct loop_backend *b)
+{
+    if (b == NULL)
+        return;
+    close(b->epfd);
+    free(b);
+}
+
+int
+loop_backend_set(struct loop_backend *b, struct loop_io *io, unsigned want)
+{
+    struct epoll_event ev = {0};
+    int op;
+
+    if (want == 0) {
+        if (io->registered && epoll_ctl(b->epfd, EPOLL_CTL_DEL, io->fd, NULL) == -1 &&
+            errno != ENOENT && errno != EBADF)
+            return -1;
+        io->registered = 0;
+        io->want = 0;
+        return 0;
+    }
+    ev.events = ((want & LOOP_READ) ? EPOLLIN | EPOLLRDHUP : 0) | ((want & LOOP_WRITE) ? EPOLLOUT : 0);
+    ev.data.ptr = io;
+    op = io->registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+    if (epoll_ctl(b->epfd, op, io->fd, &ev) == -1)
+        return -1;
+    io->registered = 1;
+    io->want = want;
+    return 0;
+}
+
+int
+loop_backend_wait(struct loop_backend *b, int timeout_ms)
+{
+    int n = epoll_wait(b->epfd, b->events, EPOLL_BATCH, timeout_ms);
+
+    if (n == -1)
+        return errno == EINTR ? 0 : -1;
+    for (int i = 0; i < n; i++) {
+        struct loop_io *io = b->events[i].data.ptr;
+        uint32_t e = b->events[i].events;
+        unsigned ev = 0;
+
+        if (e & (EPOLLIN | EPOLLRDHUP))
+            ev |= LOOP_READ;
+        if (e & EPOLLOUT)
+            ev |= LOOP_WRITE;
+        if (e & (EPOLLERR | EPOLLHUP))
+            ev |= LOOP_ERROR;
+        io->cb(io, ev);
+    }
+    return 0;
+}

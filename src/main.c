@@ -1,0 +1,242 @@
+/* dispatch-proxy: options -> links -> listeners -> event loops, until SIGINT/SIGTERM. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "balancer.h"
+#include "bufpool.h"
+#include "cli.h"
+#include "common.h"
+#include "config.h"
+#include "dialer.h"
+#include "iface.h"
+#include "link.h"
+#include "log.h"
+#include "resolver.h"
+#include "server.h"
+
+#define RESOLVER_THREADS 4
+#define FDS_RESERVED 64 /* listeners, signalfd, resolver sockets, logs */
+
+struct app {
+    struct config cfg;
+    struct link links[LINK_MAX];
+    struct balancer bal;
+    struct shared sh;
+    struct server *servers;
+    unsigned n_servers;
+    struct loop_io signal_io;
+};
+
+static struct app app;
+
+/* Raises the soft open-file limit to the hard one; returns the limit in force. */
+static unsigned long
+raise_nofile(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+        return 1024;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+        getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    return rl.rlim_cur == RLIM_INFINITY ? 1048576 : (unsigned long)rl.rlim_cur;
+}
+
+static void
+signal_cb(struct loop_io *io, unsigned events)
+{
+    struct signalfd_siginfo si;
+
+    DP_UNUSED(events);
+    while (read(io->fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+        if (si.ssi_signo == SIGHUP)
+            continue; /* reserved for reloading credentials */
+        log_info("Signal %s received, shutting down", strsignal((int)si.ssi_signo));
+        for (unsigned i = 0; i < app.n_servers; i++)
+            server_stop(&app.servers[i]);
+    }
+}
+
+static void *
+server_thread(void *arg)
+{
+    struct server *srv = arg;
+    if (server_run(srv) == -1)
+        log_error("event loop failed: %s", strerror(errno));
+    bufpool_trim();
+    return NULL;
+}
+
+/* Chooses the links: the ones named, or every interface with a default route. */
+static int
+setup_links(struct config *cfg)
+{
+    char err[200];
+
+    if (cfg->n_links == 0) {
+        char names[LINK_MAX][16];
+        int n = iface_default_route_ifaces(names, LINK_MAX);
+        if (n <= 0) {
+            fprintf(stderr, "dispatch-proxy: no interface is up with a default route; name "
+                            "the links on the command line (see dispatch-proxy -list)\n");
+            return -1;
+        }
+        for (int i = 0; i < n; i++) {
+            if (link_parse_spec(names[i], &cfg->links[i], err, sizeof(err)) == -1)
+                continue;
+            cfg->n_links++;
+        }
+        log_info("No links given: using every interface with a default route");
+    }
+    for (unsigned i = 0; i < cfg->n_links; i++) {
+        if (link_init(&app.links[i], &cfg->links[i], err, sizeof(err)) == -1) {
+            fprintf(stderr, "dispatch-proxy: bad link \"%s\": %s\n", app.links[i].label[0]
+                                                                        ? app.links[i].label
+                                                                        : "?",
+                    err);
+            return -1;
+        }
+    }
+    if (balancer_init(&app.bal, app.links, cfg->n_links) == -1) {
+        fprintf(stderr, "dispatch-proxy: the ratios add up to more than %d\n",
+                BALANCER_MAX_SLOTS);
+        return -1;
+    }
+    for (unsigned i = 0; i < cfg->n_links; i++)
+        log_info("Load balancer %u: %s, contention ratio: %u", i + 1, app.links[i].label,
+                 cfg->links[i].ratio);
+    return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+    struct config *cfg = &app.cfg;
+    char err[256];
+    sigset_t sigs;
+    int sfd, lfd, status = 0;
+    unsigned long nofile;
+    pthread_t *threads;
+
+    cli_defaults(cfg);
+    switch (cli_parse(argc, argv, cfg, err, sizeof(err))) {
+    case CLI_EXIT:
+        return 0;
+    case CLI_ERROR:
+        fprintf(stderr, "dispatch-proxy: %s\n", err);
+        return 2;
+    case CLI_RUN:
+        break;
+    }
+    if (cfg->list)
+        return iface_list(stdout) == 0 ? 0 : 1;
+    log_threshold = cfg->verbosity < 0 ? LOG_WARN : (enum log_level)(LOG_INFO + cfg->verbosity);
+
+    if (setup_links(cfg) == -1)
+        return 2;
+
+    nofile = raise_nofile();
+    if (cfg->max_clients == 0)
+        cfg->max_clients = nofile > FDS_RESERVED + 32 ? (unsigned)((nofile - FDS_RESERVED) / 2)
+                                                      : 16;
+    if (cfg->threads == 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        cfg->threads = n > 0 ? (unsigned)n : 1;
+    }
+
+    signal(SIGPIPE, SIG_IGN);
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL); /* inherited by every thread we start */
+
+    app.sh.cfg = cfg;
+    app.sh.bal = &app.bal;
+    app.sh.resolver = resolver_new(RESOLVER_THREADS);
+    if (app.sh.resolver == NULL) {
+        fprintf(stderr, "dispatch-proxy: cannot start resolver threads\n");
+        return 1;
+    }
+
+    app.servers = calloc(cfg->threads, sizeof(*app.servers));
+    threads = calloc(cfg->threads, sizeof(*threads));
+    if (app.servers == NULL || threads == NULL) {
+        fprintf(stderr, "dispatch-proxy: out of memory\n");
+        return 1;
+    }
+    lfd = server_listen(cfg->listen_host, cfg->listen_port, cfg->threads > 1);
+    if (lfd == -1) {
+        fprintf(stderr, "dispatch-proxy: cannot listen on %s:%u: %s\n", cfg->listen_host,
+                cfg->listen_port, strerror(errno));
+        return 1;
+    }
+    {
+        /* With -lport 0 the kernel picked the port; the other threads need the same one. */
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof(ss);
+        char host[INET6_ADDRSTRLEN];
+        getsockname(lfd, (struct sockaddr *)&ss, &len);
+        if (ss.ss_family == AF_INET6) {
+            struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+            inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
+            cfg->listen_port = ntohs(s6->sin6_port);
+        } else {
+            struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+            inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host));
+            cfg->listen_port = ntohs(s4->sin_port);
+        }
+        for (unsigned i = 0; i < cfg->threads; i++) {
+            int fd = i == 0 ? lfd : server_listen(cfg->listen_host, cfg->listen_port, 1);
+            if (fd == -1 || server_init(&app.servers[i], &app.sh, fd) == -1) {
+                fprintf(stderr, "dispatch-proxy: cannot start event loop %u: %s\n", i,
+                        strerror(errno));
+                return 1;
+            }
+            app.n_servers++;
+        }
+        if (!dialer_binds_device())
+            log_warn("this build does not bind sockets to interfaces (NOBIND): Linux may "
+                     "send connections out of the wrong uplink");
+        log_info("SOCKS server started at %s%s%s:%u", ss.ss_family == AF_INET6 ? "[" : "", host,
+                 ss.ss_family == AF_INET6 ? "]" : "", cfg->listen_port);
+    }
+
+    sfd = signalfd(-1, &sigs, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (sfd == -1) {
+        fprintf(stderr, "dispatch-proxy: signalfd: %s\n", strerror(errno));
+        return 1;
+    }
+    loop_io_init(&app.signal_io, sfd, signal_cb);
+    loop_io_set(app.servers[0].loop, &app.signal_io, LOOP_READ);
+
+    for (unsigned i = 1; i < app.n_servers; i++)
+        pthread_create(&threads[i], NULL, server_thread, &app.servers[i]);
+    if (server_run(&app.servers[0]) == -1) {
+        log_error("event loop failed: %s", strerror(errno));
+        status = 1;
+    }
+    for (unsigned i = 1; i < app.n_servers; i++)
+        pthread_join(threads[i], NULL);
+
+    loop_io_stop(app.servers[0].loop, &app.signal_io);
+    close(sfd);
+    resolver_free(app.sh.resolver);
+    for (unsigned i = 0; i < app.n_servers; i++)
+        server_destroy(&app.servers[i]);
+    bufpool_trim();
+    free(app.servers);
+    free(threads);
+    return status;
+}

@@ -1,0 +1,40 @@
+/* Moving bytes both ways between the client and the remote socket, with backpressure
+ * (a side that cannot take more stops the other side being read) and half-close (EOF one
+ * way becomes shutdown(SHUT_WR) on the other; the other direction keeps flowing). */
+#ifndef DP_RELAY_H
+#define DP_RELAY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bufpool.h"
+#include "loop.h"
+
+struct relay_half {
+    struct buf *buf; /* held only while len > 0 */
+    uint32_t off, len;
+    uint8_t eof;  /* the source side reached EOF */
+    uint8_t shut; /* shutdown(SHUT_WR) done on the destination side */
+    uint64_t bytes;
+};
+
+struct relay {
+    struct loop *loop;
+    struct loop_io client; /* client socket; the session uses it during the handshake too */
+    struct loop_io remote; /* outgoing socket */
+    struct relay_half up;   /* client -> remote */
+    struct relay_half down; /* remote -> client */
+    uint64_t last_active_ms; /* loop time of the last event: what the idle timeout checks */
+    /* Called once when both directions are done (err 0) or one side failed (err errno). */
+    void (*done)(struct relay *r, int err);
+};
+
+/* Takes over both fds' events. initial/initial_len: bytes the client sent after its
+ * request (pipelined payload), sent to the remote first. Returns 0, or -1 (out of memory
+ * or epoll failure: the caller closes). */
+int relay_start(struct relay *r, struct loop *loop, const void *initial, size_t initial_len);
+
+/* Releases buffers and stops events; the caller closes the fds. */
+void relay_stop(struct relay *r);
+
+#endif

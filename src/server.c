@@ -1,0 +1,192 @@
+#include "server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common.h"
+#include "config.h"
+#include "log.h"
+
+#define ACCEPT_BATCH 64
+#define ACCEPT_PAUSE_MS 100 /* after EMFILE/ENFILE or max-clients: wait, never spin */
+
+int
+server_listen(const char *host, uint16_t port, int reuseport)
+{
+    struct addrinfo hints = {0}, *res = NULL;
+    char portstr[8];
+    int fd = -1, one = 1, err;
+
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    snprintf(portstr, sizeof(portstr), "%u", (unsigned)port);
+    err = getaddrinfo(host, portstr, &hints, &res);
+    if (err != 0) {
+        errno = EADDRNOTAVAIL;
+        return -1;
+    }
+    fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd == -1)
+        goto fail;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (reuseport)
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+    if (res->ai_family == AF_INET6)
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    /* Accepted sockets inherit these on Linux: keepalive finds vanished clients, and no
+     * Nagle delay on handshake replies. */
+    {
+        int idle = 60, intvl = 10, cnt = 6;
+        setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+        setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+        setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+        setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    }
+    if (bind(fd, res->ai_addr, res->ai_addrlen) == -1)
+        goto fail;
+    if (listen(fd, 4096) == -1)
+        goto fail;
+    freeaddrinfo(res);
+    return fd;
+
+fail:
+    err = errno;
+    if (fd != -1)
+        close(fd);
+    freeaddrinfo(res);
+    errno = err;
+    return -1;
+}
+
+static void accept_cb(struct loop_io *io, unsigned events);
+
+static void
+resume_accept(struct loop_timer *t)
+{
+    struct server *srv = container_of(t, struct server, accept_pause);
+    if (!srv->stopping)
+        loop_io_set(srv->loop, &srv->listen_io, LOOP_READ);
+}
+
+static void
+pause_accept(struct server *srv)
+{
+    loop_io_set(srv->loop, &srv->listen_io, 0);
+    loop_timer_start(srv->loop, &srv->accept_pause, ACCEPT_PAUSE_MS);
+}
+
+static void
+accept_cb(struct loop_io *io, unsigned events)
+{
+    struct server *srv = container_of(io, struct server, listen_io);
+    const struct config *cfg = srv->sh->cfg;
+
+    DP_UNUSED(events);
+    for (int i = 0; i < ACCEPT_BATCH && !srv->stopping; i++) {
+        int fd = accept4(io->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+        if (fd == -1) {
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                log_warn("accept: %s; pausing new connections for %d ms", strerror(errno),
+                         ACCEPT_PAUSE_MS);
+                pause_accept(srv);
+            }
+            /* EAGAIN: drained; ECONNABORTED and the like: the client is gone already. */
+            return;
+        }
+        atomic_fetch_add_explicit(&srv->sh->n_accepted, 1, memory_order_relaxed);
+        if (atomic_load_explicit(&srv->sh->n_clients, memory_order_relaxed) >=
+            cfg->max_clients) {
+            /* Refuse cleanly: the client sees a close, the others keep working. */
+            atomic_fetch_add_explicit(&srv->sh->n_refused_full, 1, memory_order_relaxed);
+            log_debug("refusing a client: %u clients already (-max-clients)", cfg->max_clients);
+            close(fd);
+            continue;
+        }
+        session_start(srv, fd);
+    }
+}
+
+void
+server_session_added(struct server *srv, struct session *s)
+{
+    LIST_INSERT_HEAD(&srv->sessions, s, entry);
+    atomic_fetch_add_explicit(&srv->sh->n_clients, 1, memory_order_relaxed);
+}
+
+void
+server_session_removed(struct server *srv, struct session *s)
+{
+    LIST_REMOVE(s, entry);
+    atomic_fetch_sub_explicit(&srv->sh->n_clients, 1, memory_order_relaxed);
+}
+
+static void
+stop_cb(struct loop_work *w)
+{
+    struct server *srv = container_of(w, struct server, stop_work);
+
+    srv->stopping = 1;
+    loop_timer_stop(srv->loop, &srv->accept_pause);
+    if (srv->listen_fd != -1) {
+        loop_io_stop(srv->loop, &srv->listen_io);
+        close(srv->listen_fd);
+        srv->listen_fd = -1;
+    }
+    while (!LIST_EMPTY(&srv->sessions))
+        session_close(LIST_FIRST(&srv->sessions));
+    loop_stop(srv->loop);
+}
+
+int
+server_init(struct server *srv, struct shared *sh, int listen_fd)
+{
+    memset(srv, 0, sizeof(*srv));
+    srv->sh = sh;
+    srv->listen_fd = listen_fd;
+    LIST_INIT(&srv->sessions);
+    srv->loop = loop_new();
+    if (srv->loop == NULL)
+        return -1;
+    loop_io_init(&srv->listen_io, listen_fd, accept_cb);
+    loop_timer_init(&srv->accept_pause, resume_accept);
+    srv->stop_work.cb = stop_cb;
+    if (loop_io_set(srv->loop, &srv->listen_io, LOOP_READ) == -1) {
+        loop_free(srv->loop);
+        srv->loop = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+int
+server_run(struct server *srv)
+{
+    return loop_run(srv->loop);
+}
+
+void
+server_stop(struct server *srv)
+{
+    loop_post(srv->loop, &srv->stop_work);
+}
+
+void
+server_destroy(struct server *srv)
+{
+    if (srv->listen_fd != -1) {
+        close(srv->listen_fd);
+        srv->listen_fd = -1;
+    }
+    loop_free(srv->loop);
+    srv->loop = NULL;
+}

@@ -1,0 +1,54 @@
+/* One listener and its event loop (one per thread): accepting, limits, and the list of
+ * live sessions. Shared across servers: the config, links, balancer and resolver. */
+#ifndef DP_SERVER_H
+#define DP_SERVER_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/queue.h>
+
+#include "loop.h"
+#include "session.h"
+
+struct config;
+struct balancer;
+struct resolver;
+
+/* What every server thread shares. */
+struct shared {
+    const struct config *cfg;
+    struct balancer *bal;
+    struct resolver *resolver;
+    _Atomic unsigned n_clients; /* live sessions, all threads */
+    _Atomic uint64_t next_id;
+    _Atomic uint64_t n_accepted, n_refused_full;
+};
+
+struct server {
+    struct loop *loop;
+    struct shared *sh;
+    int listen_fd;
+    struct loop_io listen_io;
+    struct loop_timer accept_pause; /* EMFILE back-off, max-clients wait */
+    struct loop_work stop_work;
+    LIST_HEAD(session_list, session) sessions;
+    int stopping;
+};
+
+/* Opens a listening socket on host:port (SO_REUSEPORT when reuseport). Returns the fd or
+ * -1 with errno set. */
+int server_listen(const char *host, uint16_t port, int reuseport);
+
+/* Prepares a server on an already listening fd. Returns 0 or -1. */
+int server_init(struct server *srv, struct shared *sh, int listen_fd);
+/* Runs the server's loop until server_stop. */
+int server_run(struct server *srv);
+/* Thread-safe: asks the server to close its listener and sessions and return from run. */
+void server_stop(struct server *srv);
+void server_destroy(struct server *srv);
+
+/* Session bookkeeping (session.c) */
+void server_session_added(struct server *srv, struct session *s);
+void server_session_removed(struct server *srv, struct session *s);
+
+#endif

@@ -1,0 +1,472 @@
+/* A client's life from accept to close. Protocol bytes are understood by the pure
+ * parsers; this file only decides what happens next. */
+#include "session.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "balancer.h"
+#include "common.h"
+#include "config.h"
+#include "dialer.h"
+#include "errmap.h"
+#include "link.h"
+#include "log.h"
+#include "resolver.h"
+#include "server.h"
+#include "socks5.h"
+#include "target.h"
+
+#define HS_IN_MAX 2048      /* greeting + auth + request of SOCKS5 fit in ~1 KiB */
+#define DRAIN_MS 2000       /* how long an error reply waits for the client's EOF */
+
+enum proto { PROTO_UNKNOWN, PROTO_SOCKS5 };
+
+struct handshake {
+    struct session *session;
+    enum proto proto;
+    size_t in_len, pos; /* bytes received; bytes consumed by complete messages */
+    struct target target;
+    struct resolve_req *resolve;
+    struct dialer dialer;
+    uint8_t in[HS_IN_MAX];
+};
+
+static const char *const state_names[] = {
+    [S_GREETING] = "greeting",     [S_AUTH] = "auth",   [S_REQUEST] = "request",
+    [S_RESOLVING] = "resolving",   [S_CONNECTING] = "connecting",
+    [S_RELAY] = "relay",           [S_DRAINING] = "draining", [S_CLOSED] = "closed",
+};
+
+const char *
+session_state_name(enum session_state st)
+{
+    return state_names[st];
+}
+
+static void
+set_state(struct session *s, enum session_state st)
+{
+    if (log_threshold > LOG_DEBUG)
+        log_msg(LOG_DEBUG, "#%llu %s -> %s", (unsigned long long)s->id, state_names[s->state],
+                state_names[st]);
+    s->state = st;
+}
+
+static void
+free_cb(struct loop_work *w)
+{
+    struct session *s = container_of(w, struct session, free_work);
+    free(s);
+}
+
+static void
+free_handshake(struct session *s)
+{
+    struct handshake *hs = s->hs;
+
+    if (hs == NULL)
+        return;
+    if (hs->resolve != NULL)
+        resolver_cancel(hs->resolve);
+    dialer_cancel(&hs->dialer);
+    free(hs);
+    s->hs = NULL;
+}
+
+void
+session_close(struct session *s)
+{
+    struct loop *loop = s->srv->loop;
+
+    if (s->state == S_CLOSED)
+        return;
+    set_state(s, S_CLOSED);
+    loop_timer_stop(loop, &s->timer);
+    free_handshake(s);
+    relay_stop(&s->relay);
+    if (s->link != NULL) {
+        atomic_fetch_sub_explicit(&s->link->n_active, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&s->link->bytes_up, s->relay.up.bytes, memory_order_relaxed);
+        atomic_fetch_add_explicit(&s->link->bytes_down, s->relay.down.bytes,
+                                  memory_order_relaxed);
+    }
+    log_debug("#%llu closed (sent %llu B, received %llu B)", (unsigned long long)s->id,
+              (unsigned long long)s->relay.up.bytes, (unsigned long long)s->relay.down.bytes);
+    if (s->relay.client.fd != -1)
+        close(s->relay.client.fd);
+    if (s->relay.remote.fd != -1)
+        close(s->relay.remote.fd);
+    s->relay.client.fd = s->relay.remote.fd = -1;
+    server_session_removed(s->srv, s);
+    /* Events for our fds may still be queued in this batch: free after it. */
+    s->free_work.cb = free_cb;
+    loop_defer(loop, &s->free_work);
+}
+
+/* Sends a short reply (handshake answers fit any fresh socket buffer). Returns 0 or -1. */
+static int
+send_reply(struct session *s, const void *buf, size_t len)
+{
+    ssize_t n = send(s->relay.client.fd, buf, len, MSG_NOSIGNAL);
+    return n == (ssize_t)len ? 0 : -1;
+}
+
+static void
+drain_cb(struct loop_io *io, unsigned events)
+{
+    struct session *s = container_of(io, struct session, relay.client);
+    char sink[512];
+    ssize_t n;
+
+    DP_UNUSED(events);
+    if (s->state != S_DRAINING)
+        return;
+    n = recv(io->fd, sink, sizeof(sink), 0);
+    if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR))
+        session_close(s);
+}
+
+/* After an error reply: stop writing, read until the client's EOF (or DRAIN_MS), then
+ * close, so the reply is not destroyed by a RST for unread bytes. */
+static void
+fail_with_reply(struct session *s, const void *reply, size_t len)
+{
+    struct loop *loop = s->srv->loop;
+
+    if (len > 0 && send_reply(s, reply, len) == -1) {
+        session_close(s);
+        return;
+    }
+    free_handshake(s);
+    shutdown(s->relay.client.fd, SHUT_WR);
+    set_state(s, S_DRAINING);
+    s->relay.client.cb = drain_cb;
+    if (loop_io_set(loop, &s->relay.client, LOOP_READ) == -1) {
+        session_close(s);
+        return;
+    }
+    loop_timer_start(loop, &s->timer, DRAIN_MS);
+}
+
+static void
+socks5_fail(struct session *s, int rep)
+{
+    uint8_t out[SOCKS5_REPLY_MAX];
+    fail_with_reply(s, out, socks5_write_reply(out, (uint8_t)rep, NULL));
+}
+
+static void
+relay_done(struct relay *r, int err)
+{
+    struct session *s = container_of(r, struct session, relay);
+
+    if (err != 0) {
+        /* A reset or error on one side: pass it on as a reset to the other side. */
+        struct linger lg = {1, 0};
+        log_debug("#%llu relay error: %s", (unsigned long long)s->id, strerror(err));
+        if (s->relay.client.fd != -1)
+            setsockopt(s->relay.client.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+        if (s->relay.remote.fd != -1)
+            setsockopt(s->relay.remote.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+    }
+    session_close(s);
+}
+
+static void
+start_relay(struct session *s)
+{
+    struct handshake *hs = s->hs;
+    const uint8_t *rest = hs->in + hs->pos;
+    size_t rest_len = hs->in_len - hs->pos;
+
+    loop_timer_stop(s->srv->loop, &s->timer);
+    set_state(s, S_RELAY);
+    if (s->srv->sh->cfg->idle_timeout_ms > 0)
+        loop_timer_start(s->srv->loop, &s->timer, s->srv->sh->cfg->idle_timeout_ms);
+    s->relay.done = relay_done;
+    /* relay_start copies the pipelined bytes before the handshake memory goes away. */
+    if (relay_start(&s->relay, s->srv->loop, rest, rest_len) == -1) {
+        session_close(s);
+        return;
+    }
+    s->hs = NULL;
+    free(hs);
+}
+
+static void
+dial_done(struct dialer *d, int fd, int err)
+{
+    struct handshake *hs = container_of(d, struct handshake, dialer);
+    struct session *s = hs->session;
+    struct sockaddr_storage local;
+    socklen_t len = sizeof(local);
+    uint8_t out[SOCKS5_REPLY_MAX];
+
+    if (fd == -1) {
+        log_debug("#%llu connect failed: %s", (unsigned long long)s->id, errmap_text(err));
+        socks5_fail(s, errmap_socks5_rep(err));
+        return;
+    }
+    s->relay.remote.fd = fd;
+    s->link = dialer_link(d);
+    atomic_fetch_add_explicit(&s->link->n_active, 1, memory_order_relaxed);
+    if (getsockname(fd, (struct sockaddr *)&local, &len) == -1) {
+        session_close(s);
+        return;
+    }
+    if (log_threshold >= LOG_DEBUG) {
+        char a[INET6_ADDRSTRLEN] = "?";
+        if (local.ss_family == AF_INET)
+            inet_ntop(AF_INET, &((struct sockaddr_in *)&local)->sin_addr, a, sizeof(a));
+        else
+            inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&local)->sin6_addr, a, sizeof(a));
+        log_debug("#%llu connected via %s (source %s)", (unsigned long long)s->id, s->link->label,
+                  a);
+    }
+    if (send_reply(s, out, socks5_write_reply(out, SOCKS5_REP_OK, (struct sockaddr *)&local)) ==
+        -1) {
+        session_close(s);
+        return;
+    }
+    start_relay(s);
+}
+
+static void
+start_dial(struct session *s)
+{
+    const struct config *cfg = s->srv->sh->cfg;
+
+    set_state(s, S_CONNECTING);
+    loop_timer_stop(s->srv->loop, &s->timer); /* the dialer has its own per-attempt timer */
+    s->hs->dialer.id = s->id;
+    s->hs->dialer.done = dial_done;
+    dialer_start(&s->hs->dialer, s->srv->loop, s->srv->sh->bal, cfg->connect_timeout_ms);
+}
+
+static void
+resolve_done(void *arg, int err, struct addrinfo *res)
+{
+    struct session *s = arg;
+    struct handshake *hs = s->hs;
+
+    hs->resolve = NULL;
+    if (err != 0 || res == NULL) {
+        char name[300];
+        log_debug("#%llu cannot resolve %s: %s", (unsigned long long)s->id,
+                  log_escape(name, sizeof(name), hs->target.host, strlen(hs->target.host)),
+                  gai_strerror(err));
+        if (res != NULL)
+            freeaddrinfo(res);
+        socks5_fail(s, errmap_socks5_rep(DP_ERR_RESOLVE));
+        return;
+    }
+    dialer_add_addrinfo(&hs->dialer, res);
+    freeaddrinfo(res);
+    start_dial(s);
+}
+
+/* The request is complete: resolve if needed, then dial. */
+static void
+connect_target(struct session *s)
+{
+    struct handshake *hs = s->hs;
+    struct target *t = &hs->target;
+
+    if (log_threshold >= LOG_DEBUG) {
+        char name[300], a[INET6_ADDRSTRLEN];
+        const char *shown = a;
+        if (t->type == TARGET_DOMAIN)
+            shown = log_escape(name, sizeof(name), t->host, strlen(t->host));
+        else
+            inet_ntop(t->type == TARGET_IPV4 ? AF_INET : AF_INET6, t->addr, a, sizeof(a));
+        log_debug("#%llu CONNECT %s%s%s:%u", (unsigned long long)s->id,
+                  t->type == TARGET_IPV6 ? "[" : "", shown, t->type == TARGET_IPV6 ? "]" : "",
+                  t->port);
+    }
+    if (t->type == TARGET_IPV4) {
+        struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(t->port)};
+        memcpy(&sin.sin_addr, t->addr, 4);
+        dialer_add_addr(&hs->dialer, (struct sockaddr *)&sin);
+        start_dial(s);
+    } else if (t->type == TARGET_IPV6) {
+        struct sockaddr_in6 sin6 = {.sin6_family = AF_INET6, .sin6_port = htons(t->port)};
+        memcpy(&sin6.sin6_addr, t->addr, 16);
+        dialer_add_addr(&hs->dialer, (struct sockaddr *)&sin6);
+        start_dial(s);
+    } else {
+        set_state(s, S_RESOLVING);
+        hs->resolve = resolver_submit(s->srv->sh->resolver, s->srv->loop, t->host, t->port,
+                                      resolve_done, s);
+        if (hs->resolve == NULL)
+            socks5_fail(s, SOCKS5_REP_GENERAL);
+    }
+}
+
+/* Parses as many complete SOCKS5 messages as the buffer holds and acts on them.
+ * Returns 1 to keep reading, 0 when the session moved on (or closed). */
+static int
+socks5_step(struct session *s)
+{
+    struct handshake *hs = s->hs;
+    const uint8_t *p = hs->in + hs->pos;
+    size_t len = hs->in_len - hs->pos, used = 0;
+    uint8_t out[SOCKS5_REPLY_MAX];
+    enum parse_status st;
+
+    if (s->state == S_GREETING) {
+        struct socks5_greeting g;
+        st = socks5_parse_greeting(p, len, &used, &g);
+        if (st == PARSE_MORE)
+            return 1;
+        if (st == PARSE_ERROR) {
+            session_close(s);
+            return 0;
+        }
+        hs->pos += used;
+        if (!g.offers_none) {
+            fail_with_reply(s, out, socks5_write_method(out, SOCKS5_METHOD_REJECT));
+            return 0;
+        }
+        if (send_reply(s, out, socks5_write_method(out, SOCKS5_METHOD_NONE)) == -1) {
+            session_close(s);
+            return 0;
+        }
+        set_state(s, S_REQUEST);
+        return 1;
+    }
+    if (s->state == S_REQUEST) {
+        struct socks5_request req;
+        int rep = SOCKS5_REP_GENERAL;
+        st = socks5_parse_request(p, len, &used, &req, &rep);
+        if (st == PARSE_MORE)
+            return 1;
+        if (st == PARSE_ERROR) {
+            if (rep < 0)
+                session_close(s);
+            else
+                socks5_fail(s, rep);
+            return 0;
+        }
+        hs->pos += used;
+        if (req.cmd != SOCKS5_CMD_CONNECT) {
+            socks5_fail(s, SOCKS5_REP_CMD_UNSUPPORTED);
+            return 0;
+        }
+        hs->target = req.target;
+        /* Stop reading: pipelined payload waits in the kernel until we relay. */
+        loop_io_set(s->srv->loop, &s->relay.client, 0);
+        connect_target(s);
+        return 0;
+    }
+    return 0;
+}
+
+static void
+handshake_cb(struct loop_io *io, unsigned events)
+{
+    struct session *s = container_of(io, struct session, relay.client);
+    struct handshake *hs = s->hs;
+    ssize_t n;
+
+    DP_UNUSED(events);
+    if (s->state != S_GREETING && s->state != S_AUTH && s->state != S_REQUEST)
+        return;
+    if (hs->in_len == sizeof(hs->in)) {
+        /* A message longer than any valid one. */
+        socks5_fail(s, SOCKS5_REP_GENERAL);
+        return;
+    }
+    n = recv(io->fd, hs->in + hs->in_len, sizeof(hs->in) - hs->in_len, 0);
+    if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR)) {
+        session_close(s);
+        return;
+    }
+    if (n == -1)
+        return;
+    hs->in_len += (size_t)n;
+    if (hs->proto == PROTO_UNKNOWN) {
+        if (hs->in[0] == SOCKS5_VERSION) {
+            hs->proto = PROTO_SOCKS5;
+        } else {
+            char first[8];
+            log_debug("#%llu unknown protocol (first byte %s)", (unsigned long long)s->id,
+                      log_escape(first, sizeof(first), (const char *)hs->in, 1));
+            session_close(s);
+            return;
+        }
+    }
+    while (socks5_step(s))
+        if (s->state == S_CLOSED || hs->pos >= hs->in_len)
+            break;
+}
+
+static void
+timer_cb(struct loop_timer *t)
+{
+    struct session *s = container_of(t, struct session, timer);
+
+    if (s->state == S_DRAINING) {
+        session_close(s);
+        return;
+    }
+    if (s->state == S_RELAY) {
+        /* Idle timeout: the relay only stamps its activity; re-arm for what is left
+         * rather than touching the timer heap on every read. */
+        uint64_t idle = s->srv->sh->cfg->idle_timeout_ms;
+        uint64_t quiet = loop_now(s->srv->loop) - s->relay.last_active_ms;
+        if (quiet < idle) {
+            loop_timer_start(s->srv->loop, &s->timer, idle - quiet);
+            return;
+        }
+        log_debug("#%llu idle for %llu ms: closing", (unsigned long long)s->id,
+                  (unsigned long long)quiet);
+        session_close(s);
+        return;
+    }
+    log_debug("#%llu handshake timeout in state %s", (unsigned long long)s->id,
+              state_names[s->state]);
+    if (s->state == S_RESOLVING)
+        socks5_fail(s, SOCKS5_REP_HOST_UNREACH);
+    else
+        session_close(s);
+}
+
+int
+session_start(struct server *srv, int fd)
+{
+    struct session *s = calloc(1, sizeof(*s));
+    const struct config *cfg = srv->sh->cfg;
+
+    if (s == NULL)
+        goto err_close;
+    s->hs = calloc(1, sizeof(*s->hs));
+    if (s->hs == NULL)
+        goto err_free;
+    s->hs->session = s;
+    s->srv = srv;
+    s->id = atomic_fetch_add_explicit(&srv->sh->next_id, 1, memory_order_relaxed) + 1;
+    s->state = S_GREETING;
+    loop_io_init(&s->relay.client, fd, handshake_cb);
+    loop_io_init(&s->relay.remote, -1, NULL);
+    loop_timer_init(&s->timer, timer_cb);
+    if (loop_io_set(srv->loop, &s->relay.client, LOOP_READ) == -1)
+        goto err_hs;
+    loop_timer_start(srv->loop, &s->timer, cfg->handshake_timeout_ms);
+    server_session_added(srv, s);
+    return 0;
+
+err_hs:
+    free(s->hs);
+err_free:
+    free(s);
+err_close:
+    close(fd);
+    return -1;
+}

@@ -1,0 +1,410 @@
+/* Balancer: the smooth weighted round robin schedule, exact ratios per cycle, family and
+ * exclude filtering, backoff. Links are built by hand: no interface is looked at. */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "balancer.h"
+#include "unit.h"
+
+#define V4 BAL_FAMILY_V4
+#define V6 BAL_FAMILY_V6
+#define NOW 1000000u
+
+static struct link links[LINK_MAX];
+static struct balancer bal;
+
+/* Sets up n links with the given ratios; all dual-stack and healthy. */
+static int
+setup(unsigned n, const unsigned *ratios)
+{
+    memset(links, 0, sizeof(links));
+    for (unsigned i = 0; i < n; i++) {
+        links[i].spec.kind = LINK_IFACE;
+        snprintf(links[i].spec.name, sizeof(links[i].spec.name), "l%u", i);
+        links[i].spec.ratio = ratios[i];
+        links[i].has_v4 = 1;
+        links[i].has_v6 = 1;
+    }
+    return balancer_init(&bal, links, n);
+}
+
+/* Picks count links and writes them as letters ('a' = link 0) into out. */
+static void
+pick_string(char *out, unsigned count, unsigned family_mask, uint32_t exclude, uint64_t now)
+{
+    for (unsigned i = 0; i < count; i++) {
+        int k = balancer_pick(&bal, family_mask, exclude, now);
+
+        out[i] = k < 0 ? '-' : (char)('a' + k);
+    }
+    out[count] = '\0';
+}
+
+TEST(one_to_one_alternates)
+{
+    char got[16];
+
+    ASSERT_EQ(setup(2, (unsigned[]){1, 1}), 0);
+    ASSERT_EQ(bal.n_slots, 2);
+    pick_string(got, 6, V4, 0, NOW);
+    ASSERT_STR_EQ(got, "ababab");
+}
+
+TEST(three_to_two_is_a_b_a_b_a)
+{
+    char got[16];
+
+    ASSERT_EQ(setup(2, (unsigned[]){3, 2}), 0);
+    ASSERT_EQ(bal.n_slots, 5);
+    pick_string(got, 10, V4, 0, NOW);
+    ASSERT_STR_EQ(got, "ababaababa");
+}
+
+TEST(five_one_one_is_nginx_sequence)
+{
+    char got[16];
+
+    ASSERT_EQ(setup(3, (unsigned[]){5, 1, 1}), 0);
+    pick_string(got, 7, V4, 0, NOW);
+    ASSERT_STR_EQ(got, "aabacaa");
+}
+
+TEST(single_link_is_always_picked)
+{
+    ASSERT_EQ(setup(1, (unsigned[]){1}), 0);
+    for (int i = 0; i < 100; i++)
+        ASSERT_EQ(balancer_pick(&bal, V4 | V6, 0, NOW), 0);
+}
+
+TEST(ten_three_seven_sequence)
+{
+    char got[32];
+
+    ASSERT_EQ(setup(3, (unsigned[]){10, 3, 7}), 0);
+    pick_string(got, 20, V4, 0, NOW);
+    ASSERT_STR_EQ(got, "acabcaacabcacaacbaca");
+}
+
+/* Over every window of sum(ratios) picks starting at a cycle boundary, each link is
+ * picked exactly ratio times, and within a cycle no link runs a whole pick ahead of or
+ * behind its exact share (the "smooth" part). */
+static void
+check_cycles(unsigned n, const unsigned *ratios, unsigned cycles)
+{
+    unsigned total = 0;
+
+    ASSERT_EQ(setup(n, ratios), 0);
+    for (unsigned i = 0; i < n; i++)
+        total += ratios[i];
+    ASSERT_EQ(bal.n_slots, total);
+    for (unsigned c = 0; c < cycles; c++) {
+        unsigned count[LINK_MAX] = {0};
+
+        for (unsigned t = 1; t <= total; t++) {
+            int k = balancer_pick(&bal, V4, 0, NOW);
+
+            ASSERT(k >= 0 && (unsigned)k < n);
+            count[k]++;
+            for (unsigned i = 0; i < n; i++) {
+                /* |count - t * ratio / total| < 1, in integers */
+                long long d = (long long)count[i] * total - (long long)t * ratios[i];
+
+                if (d < 0)
+                    d = -d;
+                if (d >= (long long)total)
+                    UNIT_FAIL("cycle %u step %u: link %u has %u picks, share %.2f", c, t, i,
+                              count[i], (double)t * ratios[i] / total);
+            }
+        }
+        for (unsigned i = 0; i < n; i++)
+            if (count[i] != ratios[i])
+                UNIT_FAIL("cycle %u: link %u picked %u times, ratio %u", c, i, count[i], ratios[i]);
+    }
+}
+
+TEST(exact_counts_per_cycle_1_1)
+{
+    check_cycles(2, (unsigned[]){1, 1}, 50);
+}
+
+TEST(exact_counts_per_cycle_3_2)
+{
+    check_cycles(2, (unsigned[]){3, 2}, 50);
+}
+
+TEST(exact_counts_per_cycle_5_1_1)
+{
+    check_cycles(3, (unsigned[]){5, 1, 1}, 50);
+}
+
+TEST(exact_counts_per_cycle_10_3_7)
+{
+    check_cycles(3, (unsigned[]){10, 3, 7}, 50);
+}
+
+TEST(exact_counts_per_cycle_1000_1)
+{
+    check_cycles(2, (unsigned[]){1000, 1}, 5);
+}
+
+TEST(exact_counts_per_cycle_32_links)
+{
+    unsigned ratios[LINK_MAX];
+
+    for (unsigned i = 0; i < LINK_MAX; i++)
+        ratios[i] = i % 7 + 1;
+    check_cycles(LINK_MAX, ratios, 20);
+}
+
+TEST(schedule_up_to_max_slots_is_accepted)
+{
+    ASSERT_EQ(setup(5, (unsigned[]){1000, 1000, 1000, 1000, 96}), 0);
+    ASSERT_EQ(bal.n_slots, BALANCER_MAX_SLOTS);
+}
+
+TEST(schedule_over_max_slots_is_refused)
+{
+    ASSERT_EQ(setup(5, (unsigned[]){1000, 1000, 1000, 1000, 97}), -1);
+    ASSERT_EQ(balancer_pick(&bal, V4 | V6, 0, NOW), -1);
+}
+
+TEST(no_links_or_zero_ratio_is_refused)
+{
+    ASSERT_EQ(setup(0, (unsigned[]){1}), -1);
+    ASSERT_EQ(setup(2, (unsigned[]){1, 0}), -1);
+    ASSERT_EQ(balancer_init(&bal, links, LINK_MAX + 1), -1);
+}
+
+TEST(v6_destination_never_goes_to_v4_only_link)
+{
+    ASSERT_EQ(setup(2, (unsigned[]){3, 2}), 0);
+    links[0].has_v6 = 0; /* a: IPv4 only */
+    for (int i = 0; i < 1000; i++)
+        ASSERT_EQ(balancer_pick(&bal, V6, 0, NOW), 1);
+}
+
+TEST(v4_destination_never_goes_to_v6_only_link)
+{
+    ASSERT_EQ(setup(2, (unsigned[]){1, 1}), 0);
+    links[1].has_v4 = 0;
+    for (int i = 0; i < 1000; i++)
+        ASSERT_EQ(balancer_pick(&bal, V4, 0, NOW), 0);
+}
+
+TEST(either_family_mask_uses_all_links)
+{
+    char got[16];
+
+    ASSERT_EQ(setup(2, (unsigned[]){3, 2}), 0);
+    links[0].has_v6 = 0;
+    links[1].has_v4 = 0;
+    pick_string(got, 5, V4 | V6, 0, NOW);
+    ASSERT_STR_EQ(got, "ababa");
+}
+
+TEST(no_link_of_the_family_gives_minus_one)
+{
+    ASSERT_EQ(setup(2, (unsigned[]){1, 1}), 0);
+    links[0].has_v6 = 0;
+    links[1].has_v6 = 0;
+    ASSERT_EQ(balancer_pick(&bal, V6, 0, NOW), -1);
+    ASSERT_EQ(balancer_pick(&bal, 0, 0, NOW), -1);
+}
+
+/* When a link cannot serve a family, the others keep their ratios among themselves:
+ * with a b c at 1:1:1 and a v4-only, v6 goes 1:1 to b and c (not 2:1). */
+TEST(filtered_links_keep_ratios_among_themselves)
+{
+    unsigned count[3] = {0};
+
+    ASSERT_EQ(setup(3, (unsigned[]){1, 1, 1}), 0);
+    links[0].has_v6 = 0;
+    for (int i = 0; i < 600; i++) {
+        int k = balancer_pick(&bal, V6, 0, NOW);
+
+        ASSERT(k == 1 || k == 2);
+        count[k]++;
+    }
+    ASSERT_EQ(count[1], 300);
+    ASSERT_EQ(count[2], 300);
+}
+
+TEST(filtered_ratios_hold_for_unequal_weights)
+{
+    unsigned count[3] = {0};
+
+    ASSERT_EQ(setup(3, (unsigned[]){4, 3, 1}), 0);
+    links[0].has_v6 = 0;
+    for (int i = 0; i < 4000; i++) /* a multiple of both 8 and 4 */
+        count[balancer_pick(&bal, V6, 0, NOW)]++;
+    ASSERT_EQ(count[0], 0);
+    ASSERT_EQ(count[1], 3000);
+    ASSERT_EQ(count[2], 1000);
+}
+
+TEST(exclude_mask_skips_links)
+{
+    ASSERT_EQ(setup(3, (unsigned[]){1, 1, 1}), 0);
+    for (int i = 0; i < 300; i++)
+        ASSERT_EQ(balancer_pick(&bal, V4, 1u << 0 | 1u << 2, NOW), 1);
+    for (int i = 0; i < 300; i++)
+        ASSERT(balancer_pick(&bal, V4, 1u << 1, NOW) != 1);
+}
+
+TEST(exclude_all_gives_minus_one)
+{
+    ASSERT_EQ(setup(2, (unsigned[]){1, 1}), 0);
+    ASSERT_EQ(balancer_pick(&bal, V4 | V6, 3, NOW), -1);
+}
+
+TEST(exclude_works_for_link_31)
+{
+    unsigned ratios[LINK_MAX];
+
+    for (unsigned i = 0; i < LINK_MAX; i++)
+        ratios[i] = 1;
+    ASSERT_EQ(setup(LINK_MAX, ratios), 0);
+    for (int i = 0; i < 320; i++)
+        ASSERT(balancer_pick(&bal, V4, UINT32_C(1) << 31, NOW) != 31);
+    ASSERT_EQ(balancer_pick(&bal, V4, ~UINT32_C(1), NOW), 0);
+}
+
+TEST(backed_off_link_is_skipped_until_backoff_ends)
+{
+    ASSERT_EQ(setup(2, (unsigned[]){1, 1}), 0);
+    link_note_failure(&links[0], NOW); /* 1 s */
+    for (int i = 0; i < 100; i++)
+        ASSERT_EQ(balancer_pick(&bal, V4, 0, NOW + 999), 1);
+    /* At NOW + 1000 the backoff is over: back to a b a b. */
+    unsigned count[2] = {0};
+    for (int i = 0; i < 100; i++)
+        count[balancer_pick(&bal, V4, 0, NOW + 1000)]++;
+    ASSERT_EQ(count[0], 50);
+    ASSERT_EQ(count[1], 50);
+}
+
+TEST(backed_off_link_returns_after_success)
+{
+    ASSERT_EQ(setup(2, (unsigned[]){1, 1}), 0);
+    link_note_failure(&links[1], NOW);
+    ASSERT_EQ(balancer_pick(&bal, V4, 0, NOW), 0);
+    ASSERT_EQ(balancer_pick(&bal, V4, 0, NOW), 0);
+    link_note_success(&links[1]);
+    unsigned seen_b = 0;
+    for (int i = 0; i < 4; i++)
+        seen_b += balancer_pick(&bal, V4, 0, NOW) == 1;
+    ASSERT_EQ(seen_b, 2);
+}
+
+TEST(healthy_links_share_a_backed_off_links_turns_by_ratio)
+{
+    unsigned count[3] = {0};
+
+    ASSERT_EQ(setup(3, (unsigned[]){1, 1, 1}), 0);
+    link_note_failure(&links[0], NOW);
+    for (int i = 0; i < 600; i++)
+        count[balancer_pick(&bal, V4, 0, NOW)]++;
+    ASSERT_EQ(count[0], 0);
+    ASSERT_EQ(count[1], 300);
+    ASSERT_EQ(count[2], 300);
+}
+
+TEST(all_backed_off_still_picks_in_schedule_order)
+{
+    char got[16];
+
+    ASSERT_EQ(setup(2, (unsigned[]){3, 2}), 0);
+    link_note_failure(&links[0], NOW);
+    link_note_failure(&links[1], NOW);
+    pick_string(got, 10, V4, 0, NOW);
+    ASSERT_STR_EQ(got, "ababaababa");
+}
+
+TEST(all_eligible_backed_off_falls_back_to_eligible_only)
+{
+    ASSERT_EQ(setup(3, (unsigned[]){1, 1, 1}), 0);
+    links[2].has_v6 = 0; /* c cannot serve v6 and is healthy */
+    link_note_failure(&links[0], NOW);
+    link_note_failure(&links[1], NOW);
+    for (int i = 0; i < 100; i++) {
+        int k = balancer_pick(&bal, V6, 0, NOW);
+
+        ASSERT(k == 0 || k == 1);
+    }
+    /* Excluded links stay excluded even in the fallback. */
+    for (int i = 0; i < 100; i++)
+        ASSERT_EQ(balancer_pick(&bal, V6, 1u << 0, NOW), 1);
+    ASSERT_EQ(balancer_pick(&bal, V6, 1u << 0 | 1u << 1, NOW), -1);
+}
+
+/* Several threads share one counter: over a whole number of cycles, the ratio is exact
+ * process-wide whatever the interleaving. */
+#define THREADS 4
+#define PICKS_PER_THREAD 25000 /* 4 * 25000 = 100000 = 5000 cycles of 20 */
+
+static _Atomic unsigned thread_count[3];
+
+static void *
+pick_thread(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < PICKS_PER_THREAD; i++) {
+        int k = balancer_pick(&bal, V4, 0, NOW);
+
+        if (k >= 0 && k < 3)
+            atomic_fetch_add(&thread_count[k], 1);
+    }
+    return NULL;
+}
+
+TEST(ratio_is_exact_across_threads)
+{
+    pthread_t t[THREADS];
+
+    ASSERT_EQ(setup(3, (unsigned[]){10, 3, 7}), 0);
+    for (int i = 0; i < 3; i++)
+        atomic_store(&thread_count[i], 0);
+    for (int i = 0; i < THREADS; i++)
+        ASSERT_EQ(pthread_create(&t[i], NULL, pick_thread, NULL), 0);
+    for (int i = 0; i < THREADS; i++)
+        ASSERT_EQ(pthread_join(t[i], NULL), 0);
+    ASSERT_EQ(atomic_load(&thread_count[0]), 50000);
+    ASSERT_EQ(atomic_load(&thread_count[1]), 15000);
+    ASSERT_EQ(atomic_load(&thread_count[2]), 35000);
+}
+
+int
+main(void)
+{
+    RUN(one_to_one_alternates);
+    RUN(three_to_two_is_a_b_a_b_a);
+    RUN(five_one_one_is_nginx_sequence);
+    RUN(single_link_is_always_picked);
+    RUN(ten_three_seven_sequence);
+    RUN(exact_counts_per_cycle_1_1);
+    RUN(exact_counts_per_cycle_3_2);
+    RUN(exact_counts_per_cycle_5_1_1);
+    RUN(exact_counts_per_cycle_10_3_7);
+    RUN(exact_counts_per_cycle_1000_1);
+    RUN(exact_counts_per_cycle_32_links);
+    RUN(schedule_up_to_max_slots_is_accepted);
+    RUN(schedule_over_max_slots_is_refused);
+    RUN(no_links_or_zero_ratio_is_refused);
+    RUN(v6_destination_never_goes_to_v4_only_link);
+    RUN(v4_destination_never_goes_to_v6_only_link);
+    RUN(either_family_mask_uses_all_links);
+    RUN(no_link_of_the_family_gives_minus_one);
+    RUN(filtered_links_keep_ratios_among_themselves);
+    RUN(filtered_ratios_hold_for_unequal_weights);
+    RUN(exclude_mask_skips_links);
+    RUN(exclude_all_gives_minus_one);
+    RUN(exclude_works_for_link_31);
+    RUN(backed_off_link_is_skipped_until_backoff_ends);
+    RUN(backed_off_link_returns_after_success);
+    RUN(healthy_links_share_a_backed_off_links_turns_by_ratio);
+    RUN(all_backed_off_still_picks_in_schedule_order);
+    RUN(all_eligible_backed_off_falls_back_to_eligible_only);
+    RUN(ratio_is_exact_across_threads);
+    UNIT_MAIN_END("balancer");
+}
