@@ -43,6 +43,7 @@ cli_usage(FILE *out)
           "never)\n"
           "  -max-clients N           concurrent clients (default: from the open-file limit)\n"
           "  -threads N               event loops (default 1)\n"
+"  -user NAME               started as root: run as NAME once listening\n"
           "  -v, -verbose             log every connection (-vv: every state change)\n"
           "  -quiet                   log only warnings and errors\n"
           "  -h, -help                this help\n"
@@ -115,7 +116,7 @@ parse_listen(const char *s, struct config *cfg)
 
 enum opt_id {
     OPT_LIST, OPT_LHOST, OPT_LPORT, OPT_LISTEN, OPT_CONNECT_TIMEOUT, OPT_HANDSHAKE_TIMEOUT,
-    OPT_IDLE_TIMEOUT, OPT_MAX_CLIENTS, OPT_THREADS, OPT_VERBOSE, OPT_VV, OPT_QUIET, OPT_HELP,
+    OPT_IDLE_TIMEOUT, OPT_MAX_CLIENTS, OPT_THREADS, OPT_USER, OPT_VERBOSE, OPT_VV, OPT_QUIET, OPT_HELP,
     OPT_VERSION,
 };
 
@@ -135,6 +136,7 @@ static const struct opt opts[] = {
     {"idle-timeout", OPT_IDLE_TIMEOUT, 1},
     {"max-clients", OPT_MAX_CLIENTS, 1},
     {"threads", OPT_THREADS, 1},
+    {"user", OPT_USER, 1},
     {"v", OPT_VERBOSE, 0},
     {"verbose", OPT_VERBOSE, 0},
     {"vv", OPT_VV, 0},
@@ -236,6 +238,11 @@ cli_parse(int argc, char **argv, struct config *cfg, char *err, size_t errlen)
             if (parse_uint(value, 0, 64, &n) == -1)
                 goto bad_value;
             cfg->threads = (unsigned)n;
+            break;
+        case OPT_USER:
+            if (value[0] == '\0' || strlen(value) >= sizeof(cfg->user))
+                goto bad_value;
+            snprintf(cfg->user, sizeof(cfg->user), "%s", value);
             break;
         case OPT_VERBOSE:
             cfg->verbosity = cfg->verbosity >= 1 ? 2 : 1;

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
+#include <pwd.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
@@ -66,6 +68,41 @@ signal_cb(struct loop_io *io, unsigned events)
         for (unsigned i = 0; i < app.n_servers; i++)
             server_stop(&app.servers[i]);
     }
+}
+
+/* -user: once the listener is bound and the fd limit raised, give up root for good.
+ * Nothing later needs privileges: SO_BINDTODEVICE is open to ordinary users since
+ * Linux 5.7. Returns 0 or -1 (message printed). */
+static int
+drop_privileges(const char *user)
+{
+    struct passwd *pw;
+
+    if (user[0] == '\0') {
+        if (geteuid() == 0)
+            log_warn("running as root; -user NAME drops privileges once listening");
+        return 0;
+    }
+    if (geteuid() != 0) {
+        fprintf(stderr, "dispatch-proxy: -user needs the proxy to be started as root\n");
+        return -1;
+    }
+    pw = getpwnam(user);
+    if (pw == NULL) {
+        fprintf(stderr, "dispatch-proxy: -user: no user named \"%s\"\n", user);
+        return -1;
+    }
+    if (setgroups(0, NULL) == -1 || setgid(pw->pw_gid) == -1 || setuid(pw->pw_uid) == -1) {
+        fprintf(stderr, "dispatch-proxy: -user %s: %s\n", user, strerror(errno));
+        return -1;
+    }
+    if (setuid(0) != -1) {
+        fprintf(stderr, "dispatch-proxy: -user %s: root could be regained; refusing to run\n",
+                user);
+        return -1;
+    }
+    log_info("Running as user %s", user);
+    return 0;
 }
 
 static void *
@@ -206,6 +243,8 @@ main(int argc, char **argv)
             }
             app.n_servers++;
         }
+        if (drop_privileges(cfg->user) == -1)
+            return 2;
         if (!dialer_binds_device())
             log_warn("this build does not bind sockets to interfaces (NOBIND): Linux may "
                      "send connections out of the wrong uplink");

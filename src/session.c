@@ -309,8 +309,9 @@ connect_target(struct session *s)
     }
 }
 
-/* Parses as many complete SOCKS5 messages as the buffer holds and acts on them.
- * Returns 1 to keep reading, 0 when the session moved on (or closed). */
+/* Parses the next SOCKS5 message in the buffer and acts on it. Returns 1 when a message
+ * was consumed and another may follow in the buffer, 0 when more bytes are needed or the
+ * session moved on (or closed). */
 static int
 socks5_step(struct session *s)
 {
@@ -324,7 +325,7 @@ socks5_step(struct session *s)
         struct socks5_greeting g;
         st = socks5_parse_greeting(p, len, &used, &g);
         if (st == PARSE_MORE)
-            return 1;
+            return 0;
         if (st == PARSE_ERROR) {
             session_close(s);
             return 0;
@@ -346,7 +347,7 @@ socks5_step(struct session *s)
         int rep = SOCKS5_REP_GENERAL;
         st = socks5_parse_request(p, len, &used, &req, &rep);
         if (st == PARSE_MORE)
-            return 1;
+            return 0;
         if (st == PARSE_ERROR) {
             if (rep < 0)
                 session_close(s);
@@ -402,9 +403,8 @@ handshake_cb(struct loop_io *io, unsigned events)
             return;
         }
     }
-    while (socks5_step(s))
-        if (s->state == S_CLOSED || hs->pos >= hs->in_len)
-            break;
+    while (hs->pos < hs->in_len && socks5_step(s))
+        ;
 }
 
 static void
