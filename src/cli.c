@@ -116,7 +116,7 @@ parse_listen(const char *s, struct config *cfg)
 
 enum opt_id {
     OPT_LIST, OPT_LHOST, OPT_LPORT, OPT_LISTEN, OPT_CONNECT_TIMEOUT, OPT_HANDSHAKE_TIMEOUT,
-    OPT_IDLE_TIMEOUT, OPT_MAX_CLIENTS, OPT_THREADS, OPT_USER, OPT_VERBOSE, OPT_VV, OPT_QUIET, OPT_HELP,
+    OPT_IDLE_TIMEOUT, OPT_MAX_CLIENTS, OPT_THREADS, OPT_USER, OPT_NO_SPLICE, OPT_VERBOSE, OPT_VV, OPT_QUIET, OPT_HELP,
     OPT_VERSION,
 };
 
@@ -137,6 +137,7 @@ static const struct opt opts[] = {
     {"max-clients", OPT_MAX_CLIENTS, 1},
     {"threads", OPT_THREADS, 1},
     {"user", OPT_USER, 1},
+    {"no-splice", OPT_NO_SPLICE, 0},
     {"v", OPT_VERBOSE, 0},
     {"verbose", OPT_VERBOSE, 0},
     {"vv", OPT_VV, 0},
@@ -238,6 +239,9 @@ cli_parse(int argc, char **argv, struct config *cfg, char *err, size_t errlen)
             if (parse_uint(value, 0, 64, &n) == -1)
                 goto bad_value;
             cfg->threads = (unsigned)n;
+            break;
+        case OPT_NO_SPLICE:
+            cfg->no_splice = 1;
             break;
         case OPT_USER:
             if (value[0] == '\0' || strlen(value) >= sizeof(cfg->user))

@@ -18,6 +18,7 @@ struct config {
     unsigned idle_timeout_ms; /* 0: relayed connections never time out while idle */
     unsigned max_clients;     /* 0: derived from RLIMIT_NOFILE at start */
     unsigned threads;         /* event loops; 0: number of CPUs */
+    int no_splice;            /* -no-splice: copy through buffers even where splice works */
     char user[64];            /* -user: drop root privileges to this user after start-up */
 };
 

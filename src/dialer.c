@@ -20,7 +20,9 @@
 #define HAVE_BINDTODEVICE 1
 #endif
 
+#ifdef HAVE_BINDTODEVICE
 static atomic_int bind_device_refused;
+#endif
 
 int
 dialer_binds_device(void)

@@ -21,6 +21,8 @@
 #include "iface.h"
 #include "link.h"
 #include "log.h"
+#include "pipepool.h"
+#include "relay.h"
 #include "resolver.h"
 #include "server.h"
 
@@ -112,6 +114,7 @@ server_thread(void *arg)
     if (server_run(srv) == -1)
         log_error("event loop failed: %s", strerror(errno));
     bufpool_trim();
+    pipepool_trim();
     return NULL;
 }
 
@@ -192,6 +195,7 @@ main(int argc, char **argv)
         cfg->threads = n > 0 ? (unsigned)n : 1;
     }
 
+    relay_set_splice(!cfg->no_splice);
     signal(SIGPIPE, SIG_IGN);
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGINT);
@@ -275,6 +279,7 @@ main(int argc, char **argv)
     for (unsigned i = 0; i < app.n_servers; i++)
         server_destroy(&app.servers[i]);
     bufpool_trim();
+    pipepool_trim();
     free(app.servers);
     free(threads);
     return status;

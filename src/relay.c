@@ -1,82 +1,190 @@
 #include "relay.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/socket.h>
 
 #include "common.h"
+#include "pipepool.h"
+
+#if defined(SPLICE_F_NONBLOCK) && defined(SPLICE_F_MOVE)
+#define HAVE_SPLICE 1
+#define SPLICE_CHUNK PIPEPOOL_PIPE_SIZE
+static int splice_enabled = 1;
+#else
+static int splice_enabled = 0;
+#endif
+
+void
+relay_set_splice(int enabled)
+{
+#ifdef HAVE_SPLICE
+    splice_enabled = enabled;
+#else
+    DP_UNUSED(enabled);
+#endif
+}
+
+int
+relay_splice_available(void)
+{
+#ifdef HAVE_SPLICE
+    return 1;
+#else
+    return 0;
+#endif
+}
+
+#define RELAY_BURST 4
+
+static int
+would_block(int err)
+{
+    return err == EAGAIN || err == EWOULDBLOCK || err == EINTR;
+}
 
 static void
-half_release(struct relay_half *h)
+half_release_buf(struct relay_half *h)
 {
     bufpool_put(h->buf);
     h->buf = NULL;
     h->off = h->len = 0;
 }
 
-/* Moves what it can from src to dst for one direction: flush what is pending, then one
- * read (level-triggered events bring us back; one read per event keeps a fast connection
- * from starving the others). Returns 0, or an errno on a hard error. */
+/* Sends what the buffer holds. Returns 0 when empty (buffer released), EAGAIN when the
+ * destination is full, or an errno. */
 static int
-half_pump(struct relay_half *h, int src, int dst)
+flush_buf(struct relay_half *h, int dst)
 {
-    for (;;) {
-        if (h->len > 0) {
-            ssize_t n = send(dst, h->buf->data + h->off, h->len, MSG_NOSIGNAL);
-            if (n == -1) {
-                if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-                    return 0;
-                return errno;
-            }
-            h->off += (uint32_t)n;
-            h->len -= (uint32_t)n;
-            h->bytes += (uint64_t)n;
-            if (h->len > 0)
-                return 0;
-            half_release(h);
-        }
-        if (h->eof) {
-            if (!h->shut) {
-                h->shut = 1;
-                if (shutdown(dst, SHUT_WR) == -1 && errno != ENOTCONN)
-                    return errno;
-            }
-            return 0;
-        }
-        if (h->buf == NULL) {
-            h->buf = bufpool_get();
-            if (h->buf == NULL)
-                return ENOMEM;
-        }
-        ssize_t n = recv(src, h->buf->data, BUFPOOL_BUF_SIZE, 0);
-        if (n == 0) {
-            h->eof = 1;
-            half_release(h);
-            continue;
-        }
-        if (n == -1) {
-            half_release(h);
-            if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-                return 0;
-            return errno;
-        }
-        h->off = 0;
-        h->len = (uint32_t)n;
-        /* Write it now: most of the time the destination takes it all and the buffer goes
-         * straight back to the pool. Then stop: one read per event. */
-        n = send(dst, h->buf->data, h->len, MSG_NOSIGNAL);
-        if (n == -1) {
-            if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-                return 0;
-            return errno;
-        }
+    while (h->len > 0) {
+        ssize_t n = send(dst, h->buf->data + h->off, h->len, MSG_NOSIGNAL);
+        if (n == -1)
+            return would_block(errno) ? EAGAIN : errno;
+        h->off += (uint32_t)n;
         h->len -= (uint32_t)n;
-        h->off = (uint32_t)n;
         h->bytes += (uint64_t)n;
-        if (h->len == 0)
-            half_release(h);
+    }
+    half_release_buf(h);
+    return 0;
+}
+
+#ifdef HAVE_SPLICE
+/* Same for the pipe: empties it into dst, then gives it back to the pool. */
+static int
+flush_pipe(struct relay_half *h, int dst)
+{
+    while (h->pipe_len > 0) {
+        ssize_t n = splice(h->pipe[0], NULL, dst, NULL, h->pipe_len,
+                           SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+        if (n == -1)
+            return would_block(errno) ? EAGAIN : errno;
+        h->pipe_len -= (uint32_t)n;
+        h->bytes += (uint64_t)n;
+    }
+    pipepool_put(h->pipe);
+    return 0;
+}
+
+/* One splice from src into a pooled pipe and on to dst. Returns 0, EAGAIN when src had
+ * nothing, another errno, or -1 when no pipe could be had (the caller copies instead). */
+static int
+splice_once(struct relay_half *h, int src, int dst)
+{
+    ssize_t n;
+
+    if (h->pipe[0] == -1 && pipepool_get(h->pipe) == -1)
+        return -1;
+    n = splice(src, NULL, h->pipe[1], NULL, SPLICE_CHUNK, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    if (n == 0) {
+        h->eof = 1;
+        pipepool_put(h->pipe);
         return 0;
     }
+    if (n == -1) {
+        int err = errno;
+        pipepool_put(h->pipe); /* nothing went in: still empty */
+        return would_block(err) ? EAGAIN : err;
+    }
+    h->pipe_len = (uint32_t)n;
+    n = flush_pipe(h, dst);
+    return n == EAGAIN ? 0 : (int)n;
+}
+#endif
+
+/* One copy through a pooled buffer. Returns 0, EAGAIN when src had nothing, or an errno. */
+static int
+copy_once(struct relay_half *h, int src, int dst)
+{
+    ssize_t n;
+    int err;
+
+    if (h->buf == NULL) {
+        h->buf = bufpool_get();
+        if (h->buf == NULL)
+            return ENOMEM;
+    }
+    n = recv(src, h->buf->data, BUFPOOL_BUF_SIZE, 0);
+    if (n == 0) {
+        h->eof = 1;
+        half_release_buf(h);
+        return 0;
+    }
+    if (n == -1) {
+        err = errno;
+        half_release_buf(h);
+        return would_block(err) ? EAGAIN : err;
+    }
+    h->off = 0;
+    h->len = (uint32_t)n;
+    /* Write it now: most of the time the destination takes it all and the buffer goes
+     * straight back to the pool. */
+    err = flush_buf(h, dst);
+    return err == EAGAIN ? 0 : err;
+}
+
+static int
+pending(const struct relay_half *h)
+{
+    return h->len > 0 || h->pipe_len > 0;
+}
+
+/* Moves what it can for one direction: flush what is pending, pass EOF on, then read
+ * and forward. Returns 0, or an errno on a hard error. */
+static int
+half_pump(struct relay_half *h, int src, int dst, int use_splice)
+{
+    int err;
+
+    if (h->len > 0 && (err = flush_buf(h, dst)) != 0)
+        return err == EAGAIN ? 0 : err;
+#ifdef HAVE_SPLICE
+    if (h->pipe_len > 0 && (err = flush_pipe(h, dst)) != 0)
+        return err == EAGAIN ? 0 : err;
+#endif
+    /* A few reads per event while the source has data and the destination takes it:
+     * fewer trips through epoll_wait, yet bounded so one connection cannot starve the
+     * others (level-triggered events bring us back for the rest). */
+    for (int i = 0; i < RELAY_BURST && !h->eof && !pending(h); i++) {
+#ifdef HAVE_SPLICE
+        err = use_splice ? splice_once(h, src, dst) : -1;
+        if (err == -1)
+            err = copy_once(h, src, dst);
+#else
+        DP_UNUSED(use_splice);
+        err = copy_once(h, src, dst);
+#endif
+        if (err == EAGAIN)
+            break;
+        if (err != 0)
+            return err;
+    }
+    if (h->eof && h->len == 0 && h->pipe_len == 0 && !h->shut) {
+        h->shut = 1;
+        if (shutdown(dst, SHUT_WR) == -1 && errno != ENOTCONN)
+            return errno;
+    }
+    return 0;
 }
 
 /* Registers the events each socket needs now: read while its outgoing direction has
@@ -86,13 +194,13 @@ update_interest(struct relay *r)
 {
     unsigned c = 0, m = 0;
 
-    if (!r->up.eof && r->up.len == 0)
+    if (!r->up.eof && !pending(&r->up))
         c |= LOOP_READ;
-    if (r->up.len > 0)
+    if (pending(&r->up))
         m |= LOOP_WRITE;
-    if (!r->down.eof && r->down.len == 0)
+    if (!r->down.eof && !pending(&r->down))
         m |= LOOP_READ;
-    if (r->down.len > 0)
+    if (pending(&r->down))
         c |= LOOP_WRITE;
     if (loop_io_set(r->loop, &r->client, c) == -1 || loop_io_set(r->loop, &r->remote, m) == -1)
         return errno;
@@ -106,9 +214,9 @@ pump(struct relay *r, int pump_up, int pump_down)
 
     r->last_active_ms = loop_now(r->loop);
     if (pump_up)
-        err = half_pump(&r->up, r->client.fd, r->remote.fd);
+        err = half_pump(&r->up, r->client.fd, r->remote.fd, r->use_splice);
     if (err == 0 && pump_down)
-        err = half_pump(&r->down, r->remote.fd, r->client.fd);
+        err = half_pump(&r->down, r->remote.fd, r->client.fd, r->use_splice);
     if (err == 0 && r->up.shut && r->down.shut) {
         r->done(r, 0);
         return;
@@ -134,15 +242,30 @@ remote_cb(struct loop_io *io, unsigned events)
     pump(r, (events & (LOOP_WRITE | LOOP_ERROR)) != 0, (events & (LOOP_READ | LOOP_ERROR)) != 0);
 }
 
+static void
+half_init(struct relay_half *h)
+{
+    memset(h, 0, sizeof(*h));
+    h->pipe[0] = h->pipe[1] = -1;
+}
+
+void
+relay_init(struct relay *r)
+{
+    half_init(&r->up);
+    half_init(&r->down);
+}
+
 int
 relay_start(struct relay *r, struct loop *loop, const void *initial, size_t initial_len)
 {
     r->loop = loop;
     r->last_active_ms = loop_now(loop);
+    r->use_splice = splice_enabled;
     r->client.cb = client_cb;
     r->remote.cb = remote_cb;
-    memset(&r->up, 0, sizeof(r->up));
-    memset(&r->down, 0, sizeof(r->down));
+    half_init(&r->up);
+    half_init(&r->down);
     if (initial_len > 0) {
         r->up.buf = bufpool_get();
         if (r->up.buf == NULL)
@@ -154,11 +277,22 @@ relay_start(struct relay *r, struct loop *loop, const void *initial, size_t init
     return update_interest(r) == 0 ? 0 : -1;
 }
 
+static void
+half_stop(struct relay_half *h)
+{
+    half_release_buf(h);
+    if (h->pipe_len > 0)
+        pipepool_discard(h->pipe); /* bytes still inside: do not hand it to another */
+    else if (h->pipe[0] != -1)
+        pipepool_put(h->pipe);
+    h->pipe_len = 0;
+}
+
 void
 relay_stop(struct relay *r)
 {
-    half_release(&r->up);
-    half_release(&r->down);
+    half_stop(&r->up);
+    half_stop(&r->down);
     if (r->loop != NULL) {
         loop_io_stop(r->loop, &r->client);
         loop_io_stop(r->loop, &r->remote);

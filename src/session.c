@@ -453,6 +453,7 @@ session_start(struct server *srv, int fd)
     s->srv = srv;
     s->id = atomic_fetch_add_explicit(&srv->sh->next_id, 1, memory_order_relaxed) + 1;
     s->state = S_GREETING;
+    relay_init(&s->relay);
     loop_io_init(&s->relay.client, fd, handshake_cb);
     loop_io_init(&s->relay.remote, -1, NULL);
     loop_timer_init(&s->timer, timer_cb);
