@@ -296,7 +296,7 @@ loop_run(struct loop *l)
             uint64_t due = l->heap[0]->when_ms;
             timeout = due <= l->now_ms ? 0 : (int)(due - l->now_ms);
         }
-        if (loop_backend_wait(l->backend, timeout) == -1)
+        if (loop_backend_wait(l->backend, timeout, &l->now_ms) == -1)
             return -1;
         run_deferred(l);
     }

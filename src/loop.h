@@ -66,7 +66,9 @@ struct loop_backend;
 struct loop_backend *loop_backend_new(void);
 void loop_backend_free(struct loop_backend *b);
 int loop_backend_set(struct loop_backend *b, struct loop_io *io, unsigned want);
-/* Waits up to timeout_ms (-1: forever) and calls each ready io's callback. */
-int loop_backend_wait(struct loop_backend *b, int timeout_ms);
+/* Waits up to timeout_ms (-1: forever), refreshes *now_ms once the wait is over (so
+ * timers armed by the callbacks count from now, not from before the wait), then calls each
+ * ready io's callback. */
+int loop_backend_wait(struct loop_backend *b, int timeout_ms, uint64_t *now_ms);
 
 #endif

@@ -63,12 +63,14 @@ loop_backend_set(struct loop_backend *b, struct loop_io *io, unsigned want)
 }
 
 int
-loop_backend_wait(struct loop_backend *b, int timeout_ms)
+loop_backend_wait(struct loop_backend *b, int timeout_ms, uint64_t *now_ms)
 {
     int n = epoll_wait(b->epfd, b->events, EPOLL_BATCH, timeout_ms);
 
     if (n == -1)
         return errno == EINTR ? 0 : -1;
+    if (timeout_ms != 0)
+        *now_ms = loop_clock_ms();
     for (int i = 0; i < n; i++) {
         struct loop_io *io = b->events[i].data.ptr;
         uint32_t e = b->events[i].events;
