@@ -1,0 +1,26 @@
+#!/bin/sh
+# Installs the Debian packages the build and the tests need, and only those missing.
+# Quiet when nothing is missing. Uses sudo only when not root and sudo exists.
+set -eu
+
+PACKAGES="gcc make clang libclang-rt-14-dev curl python3 python3-pytest python3-socks iproute2 procps"
+
+missing=""
+for p in $PACKAGES; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" -eq 0 ]; then
+    as_root=""
+elif command -v sudo >/dev/null 2>&1; then
+    as_root="sudo"
+else
+    echo "ensure-deps: missing packages:$missing; run as root (or install sudo) to install them" >&2
+    exit 1
+fi
+
+echo "ensure-deps: installing:$missing" >&2
+$as_root env DEBIAN_FRONTEND=noninteractive apt-get update
+# shellcheck disable=SC2086 # word splitting of the package list is intended
+$as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $missing

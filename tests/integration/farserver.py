@@ -1,0 +1,159 @@
+"""Far-end test servers in one single-threaded process.
+
+    python3 farserver.py MODE@HOST:PORT ...     (PORT 0 picks a free port)
+
+Prints "READY port1 port2 ..." on stdout (one port per listener, in argument order)
+once every listener is up, then serves until killed. Modes:
+
+  http    reads one request head, answers 200 with the client's IP address as body
+  peer    at once sends "<client ip> <client port>\n" and closes
+  echo    sends back every byte it receives; on EOF finishes sending, then closes
+  digest  reads until EOF, then answers "<bytes received> <sha256 hex>\\n" followed by
+          DIGEST_TAIL bytes of pattern data, then closes (for half-close tests)
+
+Run it as a separate process (inside a namespace with `ip netns exec`) so its
+sockets never share a file-descriptor limit with the proxy or the client.
+"""
+
+import hashlib
+import ipaddress
+import resource
+import selectors
+import socket
+import sys
+
+DIGEST_TAIL = 256 * 1024
+MAX_PENDING = 256 * 1024  # stop reading while this much output waits (backpressure)
+
+
+def pattern(n):
+    """n bytes of a deterministic, non-repeating-per-KiB pattern."""
+    block = bytes(range(256)) * 4
+    return (block * (n // len(block) + 1))[:n]
+
+
+def client_ip(sock):
+    ip = sock.getpeername()[0]
+    addr = ipaddress.ip_address(ip.split("%")[0])
+    if addr.version == 6 and addr.ipv4_mapped:
+        return str(addr.ipv4_mapped)
+    return str(addr)
+
+
+class Conn:
+    def __init__(self, sock, mode):
+        self.sock, self.mode = sock, mode
+        self.inbuf, self.out = bytearray(), bytearray()
+        self.read_done = False  # peer sent EOF (or we stopped reading for good)
+        self.close_after_flush = False
+        self.hasher, self.received = hashlib.sha256(), 0
+
+    def on_data(self, data):
+        if self.mode == "echo":
+            self.out += data
+        elif self.mode == "digest":
+            self.hasher.update(data)
+            self.received += len(data)
+        elif self.mode == "http":
+            self.inbuf += data
+            if b"\r\n\r\n" in self.inbuf and not self.close_after_flush:
+                body = client_ip(self.sock).encode()
+                self.out += b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+                self.out += b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(body)
+                self.out += body
+                self.close_after_flush = True
+
+    def on_eof(self):
+        self.read_done = True
+        if self.mode == "digest":
+            self.out += b"%d %s\n" % (self.received, self.hasher.hexdigest().encode())
+            self.out += pattern(DIGEST_TAIL)
+        self.close_after_flush = True
+
+
+class Server:
+    def __init__(self):
+        self.sel = selectors.DefaultSelector()
+
+    def listen(self, spec):
+        mode, _, hostport = spec.partition("@")
+        host, _, port = hostport.rpartition(":")
+        host = host.strip("[]")
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        lsock = socket.socket(family, socket.SOCK_STREAM)
+        lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        lsock.bind((host, int(port)))
+        lsock.listen(4096)
+        lsock.setblocking(False)
+        self.sel.register(lsock, selectors.EVENT_READ, ("listen", mode))
+        return lsock.getsockname()[1]
+
+    def update(self, conn):
+        events = 0
+        if not conn.read_done and len(conn.out) < MAX_PENDING:
+            events |= selectors.EVENT_READ
+        if conn.out:
+            events |= selectors.EVENT_WRITE
+        if events == 0:
+            self.close(conn)
+        else:
+            self.sel.modify(conn.sock, events, conn)
+
+    def close(self, conn):
+        self.sel.unregister(conn.sock)
+        conn.sock.close()
+
+    def serve_forever(self):
+        while True:
+            for key, events in self.sel.select():
+                if isinstance(key.data, tuple):
+                    self.accept(key.fileobj, key.data[1])
+                else:
+                    self.service(key.data, events)
+
+    def accept(self, lsock, mode):
+        try:
+            sock, _ = lsock.accept()
+        except (BlockingIOError, ConnectionAbortedError):
+            return
+        sock.setblocking(False)
+        conn = Conn(sock, mode)
+        self.sel.register(sock, selectors.EVENT_READ, conn)
+        if mode == "peer":
+            conn.out += b"%s %d\n" % (client_ip(sock).encode(), sock.getpeername()[1])
+            conn.close_after_flush = True
+            self.update(conn)
+
+    def service(self, conn, events):
+        try:
+            if events & selectors.EVENT_READ:
+                data = conn.sock.recv(65536)
+                if data:
+                    conn.on_data(data)
+                else:
+                    conn.on_eof()
+            if events & selectors.EVENT_WRITE and conn.out:
+                sent = conn.sock.send(conn.out)
+                del conn.out[:sent]
+        except BlockingIOError:
+            pass
+        except OSError:
+            self.close(conn)
+            return
+        if conn.close_after_flush and not conn.out:
+            self.close(conn)
+            return
+        self.update(conn)
+
+
+def main(specs):
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    server = Server()
+    ports = [server.listen(spec) for spec in specs]
+    print("READY " + " ".join(map(str, ports)), flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
