@@ -1,15 +1,42 @@
-/* Smooth weighted round robin over a precomputed schedule.
+/* Policies over the links; see balancer.h.
  *
- * With every link eligible, pick number s takes schedule[s % n_slots], so any n_slots
- * consecutive picks give each link exactly its ratio. When some links cannot serve a
- * pick (wrong family, excluded, backed off), pick s takes the (s % m)-th eligible slot of
- * the schedule, m being the eligible links' ratio sum: the eligible links then keep their
- * ratios among themselves, and their smooth order. (Walking forward from s % n_slots
- * to the next eligible slot would hand every slot of a missing link to whichever link
- * follows it in the schedule: with 1:1:1 and one link down, 2:1 instead of 1:1.) */
+ * Smooth weighted round robin over a precomputed schedule: with every link usable, pick
+ * number s takes schedule[s % n_slots], so any n_slots consecutive picks give each link
+ * exactly its ratio. When some links cannot serve a pick (wrong family, excluded, down or
+ * backed off), pick s takes the (s % m)-th usable slot of the schedule, m being the usable
+ * links' ratio sum: the usable links then keep their ratios among themselves, and their
+ * smooth order. (Walking forward from s % n_slots to the next usable slot would hand every
+ * slot of a missing link to whichever link follows it in the schedule: with 1:1:1 and one
+ * link down, 2:1 instead of 1:1.) */
 #include "balancer.h"
 
 #include <string.h>
+#include <strings.h>
+
+#include "sticky.h"
+
+static const char *const policy_names[] = {
+    [POLICY_WRR] = "wrr",
+    [POLICY_LC] = "lc",
+    [POLICY_STICKY] = "sticky",
+    [POLICY_ADAPTIVE] = "adaptive",
+};
+
+int
+balancer_policy_parse(const char *name)
+{
+    for (unsigned i = 0; i < sizeof(policy_names) / sizeof(policy_names[0]); i++)
+        if (strcasecmp(name, policy_names[i]) == 0)
+            return (int)i;
+    return -1;
+}
+
+const char *
+balancer_policy_name(enum balancer_policy policy)
+{
+    return (unsigned)policy < sizeof(policy_names) / sizeof(policy_names[0]) ? policy_names[policy]
+                                                                             : "?";
+}
 
 int
 balancer_init(struct balancer *b, struct link *links, unsigned n_links)
@@ -21,7 +48,14 @@ balancer_init(struct balancer *b, struct link *links, unsigned n_links)
     b->links = links;
     b->n_links = 0;
     b->n_slots = 0;
+    b->policy = POLICY_WRR;
+    b->sticky = NULL;
     atomic_init(&b->seq, 0);
+    for (i = 0; i < LINK_MAX; i++) {
+        atomic_init(&b->weight[i], 0);
+        b->credit[i] = 0;
+    }
+    pthread_mutex_init(&b->mu, NULL);
     if (n_links == 0 || n_links > LINK_MAX)
         return -1;
     for (i = 0; i < n_links; i++) {
@@ -49,45 +83,60 @@ balancer_init(struct balancer *b, struct link *links, unsigned n_links)
     return 0;
 }
 
+int
+balancer_set_policy(struct balancer *b, enum balancer_policy policy, uint64_t sticky_ttl_ms,
+                    unsigned sticky_entries)
+{
+    sticky_free(b->sticky);
+    b->sticky = NULL;
+    if (policy == POLICY_STICKY) {
+        b->sticky = sticky_new(sticky_entries, sticky_ttl_ms);
+        if (b->sticky == NULL)
+            return -1;
+    }
+    b->policy = policy;
+    return 0;
+}
+
+void
+balancer_destroy(struct balancer *b)
+{
+    sticky_free(b->sticky);
+    b->sticky = NULL;
+    pthread_mutex_destroy(&b->mu);
+}
+
 static int
 balancer_serves(const struct link *l, unsigned family_mask)
 {
-    return ((family_mask & BAL_FAMILY_V4) && l->has_v4) ||
-           ((family_mask & BAL_FAMILY_V6) && l->has_v6);
+    return ((family_mask & BAL_FAMILY_V4) &&
+            atomic_load_explicit(&l->has_v4, memory_order_relaxed)) ||
+           ((family_mask & BAL_FAMILY_V6) &&
+            atomic_load_explicit(&l->has_v6, memory_order_relaxed));
 }
 
-int
-balancer_pick(struct balancer *b, unsigned family_mask, uint32_t exclude, uint64_t now_ms)
+static uint32_t
+all_links(const struct balancer *b)
 {
-    uint32_t eligible = 0, ready = 0, use;
-    unsigned i, m = 0, k;
-    uint64_t s;
+    return b->n_links == 32 ? UINT32_MAX : (UINT32_C(1) << b->n_links) - 1;
+}
 
-    if (b->n_slots == 0)
-        return -1;
-    for (i = 0; i < b->n_links; i++) {
-        const struct link *l = &b->links[i];
+/* Smooth wrr restricted to the links in use (see the top of the file). */
+static int
+wrr_pick(struct balancer *b, uint32_t use)
+{
+    uint64_t s = atomic_fetch_add_explicit(&b->seq, 1, memory_order_relaxed);
+    unsigned m = 0, k;
 
-        if ((exclude & (UINT32_C(1) << i)) || !balancer_serves(l, family_mask))
-            continue;
-        eligible |= UINT32_C(1) << i;
-        if (!link_is_backed_off(l, now_ms))
-            ready |= UINT32_C(1) << i;
-    }
-    /* Backoff reorders, it never refuses: if every eligible link is resting, use them. */
-    use = ready != 0 ? ready : eligible;
-    if (use == 0)
-        return -1;
-
-    s = atomic_fetch_add_explicit(&b->seq, 1, memory_order_relaxed);
-    if (b->n_links == 32 ? use == UINT32_MAX : use == (UINT32_C(1) << b->n_links) - 1)
+    if (use == all_links(b))
         return b->schedule[s % b->n_slots];
-
-    for (i = 0; i < b->n_links; i++)
+    for (unsigned i = 0; i < b->n_links; i++)
         if (use & (UINT32_C(1) << i))
             m += b->links[i].spec.ratio;
+    if (m == 0)
+        return -1;
     k = (unsigned)(s % m);
-    for (i = 0; i < b->n_slots; i++) {
+    for (unsigned i = 0; i < b->n_slots; i++) {
         if (use & (UINT32_C(1) << b->schedule[i])) {
             if (k == 0)
                 return b->schedule[i];
@@ -95,4 +144,156 @@ balancer_pick(struct balancer *b, unsigned family_mask, uint32_t exclude, uint64
         }
     }
     return -1; /* not reached: the schedule holds each link exactly ratio times */
+}
+
+static uint64_t
+link_load(const struct link *l)
+{
+    return atomic_load_explicit(&l->n_active, memory_order_relaxed) +
+           atomic_load_explicit(&l->n_connecting, memory_order_relaxed);
+}
+
+static uint64_t
+adaptive_weight(struct balancer *b, unsigned i)
+{
+    uint32_t w = atomic_load_explicit(&b->weight[i], memory_order_relaxed);
+    return w != 0 ? w : b->links[i].spec.ratio;
+}
+
+/* nginx's smooth wrr over live weights, among the tied links: ties in adaptive mode are
+ * usually "nothing in flight anywhere", and then the split should follow the weights. */
+static int
+adaptive_tie_pick(struct balancer *b, uint32_t tied)
+{
+    int64_t total = 0;
+    int best = -1;
+
+    pthread_mutex_lock(&b->mu);
+    for (unsigned i = 0; i < b->n_links; i++) {
+        if (!(tied & (UINT32_C(1) << i)))
+            continue;
+        int64_t w = (int64_t)adaptive_weight(b, i);
+        total += w;
+        b->credit[i] += w;
+        if (best < 0 || b->credit[i] > b->credit[best])
+            best = (int)i;
+    }
+    if (best >= 0)
+        b->credit[best] -= total;
+    pthread_mutex_unlock(&b->mu);
+    return best;
+}
+
+/* Weighted least connections: the least load/weight; the ties by wrr (lc: the ratios'
+ * schedule, adaptive: the live weights). load_i/w_i < load_j/w_j <=> load_i*w_j < load_j*w_i. */
+static int
+lc_pick(struct balancer *b, uint32_t use, int adaptive)
+{
+    uint64_t best_load = 0, best_w = 1;
+    uint32_t tied = 0;
+
+    for (unsigned i = 0; i < b->n_links; i++) {
+        if (!(use & (UINT32_C(1) << i)))
+            continue;
+        uint64_t load = link_load(&b->links[i]);
+        uint64_t w = adaptive ? adaptive_weight(b, i) : b->links[i].spec.ratio;
+        if (tied == 0 || load * best_w < best_load * w) {
+            tied = UINT32_C(1) << i;
+            best_load = load;
+            best_w = w;
+        } else if (load * best_w == best_load * w) {
+            tied |= UINT32_C(1) << i;
+        }
+    }
+    if (tied == 0)
+        return -1;
+    if ((tied & (tied - 1)) == 0) {
+        for (unsigned i = 0; i < b->n_links; i++)
+            if (tied == UINT32_C(1) << i)
+                return (int)i;
+    }
+    return adaptive ? adaptive_tie_pick(b, tied) : wrr_pick(b, tied);
+}
+
+int
+balancer_choose(struct balancer *b, struct balancer_req *r)
+{
+    uint32_t eligible = 0, ready = 0, alive = 0, use;
+    int k;
+
+    r->trial = 0;
+    if (b->n_slots == 0)
+        return -1;
+    for (unsigned i = 0; i < b->n_links; i++) {
+        struct link *l = &b->links[i];
+        enum link_state st;
+
+        if ((r->exclude & (UINT32_C(1) << i)) || !balancer_serves(l, r->family_mask))
+            continue;
+        eligible |= UINT32_C(1) << i;
+        st = link_state_of(l);
+        if (st == LINK_DOWN) {
+            /* Its one real connection, when due (claimed: no other loop gets it). */
+            if (link_trial_claim(l, r->now_ms)) {
+                r->trial = 1;
+                return (int)i;
+            }
+            continue;
+        }
+        alive |= UINT32_C(1) << i;
+        if (!link_is_backed_off(l, r->now_ms))
+            ready |= UINT32_C(1) << i;
+    }
+    /* Health reorders, it never refuses: resting links, then down ones, when nothing else. */
+    use = ready != 0 ? ready : alive != 0 ? alive : eligible;
+    if (use == 0)
+        return -1;
+
+    switch (b->policy) {
+    case POLICY_STICKY:
+        if (r->affinity != 0 && b->sticky != NULL) {
+            k = sticky_get(b->sticky, r->affinity, r->now_ms);
+            if (k >= 0 && (unsigned)k < b->n_links && (use & (UINT32_C(1) << k)))
+                return k;
+        }
+        return wrr_pick(b, use);
+    case POLICY_LC:
+        return lc_pick(b, use, 0);
+    case POLICY_ADAPTIVE:
+        return lc_pick(b, use, 1);
+    case POLICY_WRR:
+    default:
+        return wrr_pick(b, use);
+    }
+}
+
+int
+balancer_pick(struct balancer *b, unsigned family_mask, uint32_t exclude, uint64_t now_ms)
+{
+    struct balancer_req r = {.family_mask = family_mask, .exclude = exclude, .now_ms = now_ms};
+    int k = balancer_choose(b, &r);
+
+    if (r.trial) /* this interface has no way to report the outcome: give the trial back */
+        link_trial_release(&b->links[k]);
+    return k;
+}
+
+void
+balancer_connected(struct balancer *b, uint64_t affinity, int link, uint64_t now_ms)
+{
+    if (b->policy == POLICY_STICKY && b->sticky != NULL && affinity != 0 && link >= 0)
+        sticky_put(b->sticky, affinity, link, now_ms);
+}
+
+int
+balancer_wants_affinity(const struct balancer *b)
+{
+    return b->policy == POLICY_STICKY;
+}
+
+void
+balancer_set_weights(struct balancer *b, const uint32_t *weights)
+{
+    for (unsigned i = 0; i < b->n_links; i++)
+        atomic_store_explicit(&b->weight[i], weights[i], memory_order_relaxed);
 }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "balancer.h"
 #include "common.h"
 
 void
@@ -16,6 +17,10 @@ cli_defaults(struct config *cfg)
     cfg->connect_timeout_ms = 10000;
     cfg->handshake_timeout_ms = 10000;
     cfg->threads = 1;
+    cfg->fail_threshold = 3;
+    cfg->probe_interval_ms = 5000;
+    cfg->race_delay_ms = 1500;
+    cfg->sticky_ttl_ms = 600000;
 }
 
 void
@@ -24,7 +29,9 @@ cli_usage(FILE *out)
     fputs("Usage: dispatch-proxy [OPTIONS] [LINK[@RATIO]...]\n"
           "\n"
           "A SOCKS5 proxy that spreads new connections over several uplinks (links) by\n"
-          "weighted round robin, each connection leaving by its link's interface.\n"
+          "weighted round robin, each connection leaving by its link's interface. The same\n"
+          "port also speaks SOCKS4/4a and HTTP proxy (CONNECT and http:// forwarding),\n"
+          "told apart by the client's first byte.\n"
           "\n"
           "LINK is an IPv4 or IPv6 address of this host, or an interface name; RATIO (a\n"
           "positive integer, default 1) is its share of connections: with 10.0.0.2@3\n"
@@ -43,7 +50,35 @@ cli_usage(FILE *out)
           "never)\n"
           "  -max-clients N           concurrent clients (default: from the open-file limit)\n"
           "  -threads N               event loops (default 1)\n"
+          "  -policy NAME             how links are chosen (default wrr):\n"
+          "                             wrr       weighted round robin by the ratios\n"
+          "                             lc        fewest connections per unit of ratio\n"
+          "                             sticky    same client + host -> same link (TTL)\n"
+          "                             adaptive  weights follow measured throughput\n"
+          "                                       and connect latency; ratios = prior\n"
+          "  -sticky-ttl SEC          sticky: how long a pair keeps its link after its\n"
+          "                           last connection (default 600)\n"
+          "  -fail-threshold N        link-level failures in a row that make a link down\n"
+          "                           (default 3; one makes it suspect, skipped briefly)\n"
+          "  -probe HOST:PORT         bring down links back by a TCP connect through them\n"
+          "                           to HOST:PORT (default: none; then a down link is\n"
+          "                           retried by one real connection, after 1 s doubling\n"
+          "                           to 60 s)\n"
+          "  -probe-interval SEC      time between probes (default 5)\n"
+          "  -probe-up                probe links that are up too (a failed probe counts\n"
+          "                           as a failure)\n"
+          "  -race-delay SEC          if a link has not connected after SEC, race the next\n"
+          "                           link; the first to connect wins (default 1.5; 0 off)\n"
 "  -user NAME               started as root: run as NAME once listening\n"
+          "  -auth USER:PASS          require this user name and password (repeatable):\n"
+          "                           SOCKS5 username/password, HTTP Proxy-Authorization:\n"
+          "                           Basic; SOCKS4 (no passwords) is then refused\n"
+          "  -auth-file FILE          the same from FILE, one USER:PASS a line (# comments);\n"
+          "                           re-read on SIGHUP. Keeps passwords out of ps\n"
+          "  -allow CIDR              only clients from this range (repeatable; IPv4 or\n"
+          "                           IPv6, e.g. 192.168.1.0/24, ::1); others are refused\n"
+          "  -open                    allow -lhost 0.0.0.0 or :: without -auth or -allow\n"
+          "                           (an open proxy: anyone reaching this host can use it)\n"
           "  -v, -verbose             log every connection (-vv: every state change)\n"
           "  -quiet                   log only warnings and errors\n"
           "  -h, -help                this help\n"
@@ -116,7 +151,9 @@ parse_listen(const char *s, struct config *cfg)
 
 enum opt_id {
     OPT_LIST, OPT_LHOST, OPT_LPORT, OPT_LISTEN, OPT_CONNECT_TIMEOUT, OPT_HANDSHAKE_TIMEOUT,
-    OPT_IDLE_TIMEOUT, OPT_MAX_CLIENTS, OPT_THREADS, OPT_USER, OPT_NO_SPLICE, OPT_VERBOSE, OPT_VV, OPT_QUIET, OPT_HELP,
+    OPT_IDLE_TIMEOUT, OPT_MAX_CLIENTS, OPT_THREADS, OPT_USER, OPT_NO_SPLICE, OPT_AUTH,
+    OPT_AUTH_FILE, OPT_ALLOW, OPT_OPEN, OPT_POLICY, OPT_STICKY_TTL, OPT_FAIL_THRESHOLD, OPT_PROBE,
+    OPT_PROBE_INTERVAL, OPT_PROBE_UP, OPT_RACE_DELAY, OPT_VERBOSE, OPT_VV, OPT_QUIET, OPT_HELP,
     OPT_VERSION,
 };
 
@@ -138,6 +175,17 @@ static const struct opt opts[] = {
     {"threads", OPT_THREADS, 1},
     {"user", OPT_USER, 1},
     {"no-splice", OPT_NO_SPLICE, 0},
+    {"auth", OPT_AUTH, 1},
+    {"auth-file", OPT_AUTH_FILE, 1},
+    {"allow", OPT_ALLOW, 1},
+    {"open", OPT_OPEN, 0},
+    {"policy", OPT_POLICY, 1},
+    {"sticky-ttl", OPT_STICKY_TTL, 1},
+    {"fail-threshold", OPT_FAIL_THRESHOLD, 1},
+    {"probe", OPT_PROBE, 1},
+    {"probe-interval", OPT_PROBE_INTERVAL, 1},
+    {"probe-up", OPT_PROBE_UP, 0},
+    {"race-delay", OPT_RACE_DELAY, 1},
     {"v", OPT_VERBOSE, 0},
     {"verbose", OPT_VERBOSE, 0},
     {"vv", OPT_VV, 0},
@@ -242,6 +290,72 @@ cli_parse(int argc, char **argv, struct config *cfg, char *err, size_t errlen)
             break;
         case OPT_NO_SPLICE:
             cfg->no_splice = 1;
+            break;
+        case OPT_AUTH: {
+            /* Never echo the value: it holds a password. */
+            const char *colon = strchr(value, ':');
+            if (colon == NULL || colon - value > ACCESS_FIELD_MAX ||
+                strlen(colon + 1) > ACCESS_FIELD_MAX) {
+                snprintf(err, errlen, "-auth needs USER:PASSWORD (each at most %d bytes)",
+                         ACCESS_FIELD_MAX);
+                return CLI_ERROR;
+            }
+            if (cfg->n_auth == CFG_AUTH_MAX) {
+                snprintf(err, errlen, "too many -auth (at most %d; use -auth-file)", CFG_AUTH_MAX);
+                return CLI_ERROR;
+            }
+            cfg->auth[cfg->n_auth++] = value;
+            break;
+        }
+        case OPT_AUTH_FILE:
+            if (value[0] == '\0')
+                goto bad_value;
+            cfg->auth_file = value;
+            break;
+        case OPT_ALLOW:
+            if (cfg->n_allow == CFG_ALLOW_MAX) {
+                snprintf(err, errlen, "too many -allow (at most %d)", CFG_ALLOW_MAX);
+                return CLI_ERROR;
+            }
+            if (access_parse_cidr(value, &cfg->allow[cfg->n_allow]) == -1)
+                goto bad_value;
+            cfg->n_allow++;
+            break;
+        case OPT_POLICY: {
+            int p = balancer_policy_parse(value);
+            if (p < 0)
+                goto bad_value;
+            cfg->policy = p;
+            break;
+        }
+        case OPT_STICKY_TTL:
+            if (parse_seconds(value, 1000, 604800000, &cfg->sticky_ttl_ms) == -1)
+                goto bad_value;
+            break;
+        case OPT_FAIL_THRESHOLD:
+            if (parse_uint(value, 1, 1000, &n) == -1)
+                goto bad_value;
+            cfg->fail_threshold = (unsigned)n;
+            break;
+        case OPT_PROBE:
+            if (value[0] == '\0' || strlen(value) >= sizeof(cfg->probe) ||
+                strchr(value, ':') == NULL)
+                goto bad_value;
+            snprintf(cfg->probe, sizeof(cfg->probe), "%s", value);
+            break;
+        case OPT_PROBE_INTERVAL:
+            if (parse_seconds(value, 100, 3600000, &cfg->probe_interval_ms) == -1)
+                goto bad_value;
+            break;
+        case OPT_PROBE_UP:
+            cfg->probe_up = 1;
+            break;
+        case OPT_RACE_DELAY:
+            if (parse_seconds(value, 0, 3600000, &cfg->race_delay_ms) == -1)
+                goto bad_value;
+            break;
+        case OPT_OPEN:
+            cfg->open = 1;
             break;
         case OPT_USER:
             if (value[0] == '\0' || strlen(value) >= sizeof(cfg->user))

@@ -4,7 +4,11 @@
 
 #include <stdint.h>
 
+#include "access.h"
 #include "link.h"
+
+#define CFG_AUTH_MAX 64
+#define CFG_ALLOW_MAX 64
 
 struct config {
     char listen_host[64];
@@ -20,6 +24,21 @@ struct config {
     unsigned threads;         /* event loops; 0: number of CPUs */
     int no_splice;            /* -no-splice: copy through buffers even where splice works */
     char user[64];            /* -user: drop root privileges to this user after start-up */
+    /* Access (src/access.h). -auth values point into argv. */
+    const char *auth[CFG_AUTH_MAX]; /* -auth USER:PASS */
+    unsigned n_auth;
+    const char *auth_file;                   /* -auth-file: re-read on SIGHUP */
+    struct access_cidr allow[CFG_ALLOW_MAX]; /* -allow CIDR */
+    unsigned n_allow;
+    int open; /* -open: listening on every address without -auth or -allow is intended */
+    /* Link health and dispatch (src/link.h, src/balancer.h, src/health.h). */
+    int policy;               /* enum balancer_policy: -policy wrr|lc|sticky|adaptive */
+    unsigned fail_threshold;  /* -fail-threshold: failures in a row that make a link down */
+    char probe[300];          /* -probe HOST:PORT ("" none: no traffic of our own) */
+    unsigned probe_interval_ms;
+    int probe_up;             /* -probe-up: probe links that are up too */
+    unsigned race_delay_ms;   /* -race-delay: 0 no racing */
+    unsigned sticky_ttl_ms;   /* -sticky-ttl */
 };
 
 #endif

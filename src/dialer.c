@@ -5,6 +5,7 @@
 #include <netinet/tcp.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "balancer.h"
@@ -12,6 +13,8 @@
 #include "errmap.h"
 #include "link.h"
 #include "log.h"
+#include "sticky.h"
+#include "target.h"
 
 /* Device binding is what makes Linux send through the chosen interface (weak host
  * model: the source address alone does not choose it). NOBIND builds turn it off to
@@ -34,6 +37,14 @@ dialer_binds_device(void)
 #endif
 }
 
+static unsigned race_delay_ms = DIALER_RACE_DELAY_MS;
+
+void
+dialer_set_race_delay(unsigned ms)
+{
+    race_delay_ms = ms;
+}
+
 void
 dialer_add_addr(struct dialer *d, const struct sockaddr *sa)
 {
@@ -52,10 +63,36 @@ dialer_add_addrinfo(struct dialer *d, const struct addrinfo *res)
         dialer_add_addr(d, res->ai_addr);
 }
 
+void
+dialer_set_affinity(struct dialer *d, struct balancer *bal, int client_fd, const struct target *t)
+{
+    struct sockaddr_storage peer;
+    socklen_t len = sizeof(peer);
+
+    d->affinity = 0;
+    if (!balancer_wants_affinity(bal) ||
+        getpeername(client_fd, (struct sockaddr *)&peer, &len) == -1)
+        return;
+    if (t->type == TARGET_DOMAIN)
+        d->affinity = sticky_key((struct sockaddr *)&peer, t->host, strlen(t->host));
+    else
+        d->affinity =
+            sticky_key((struct sockaddr *)&peer, t->addr, t->type == TARGET_IPV4 ? 4 : 16);
+}
+
 struct link *
 dialer_link(const struct dialer *d)
 {
     return d->link >= 0 ? &d->bal->links[d->link] : NULL;
+}
+
+static uint64_t
+now_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
 static unsigned
@@ -70,30 +107,21 @@ family_mask(const struct dialer *d)
 static int
 link_serves(const struct link *l, int family)
 {
-    return family == AF_INET6 ? l->has_v6 : l->has_v4;
-}
-
-static void
-close_attempt(struct dialer *d)
-{
-    loop_timer_stop(d->loop, &d->timer);
-    if (d->io.fd != -1) {
-        loop_io_stop(d->loop, &d->io);
-        close(d->io.fd);
-        d->io.fd = -1;
-    }
+    return family == AF_INET6 ? atomic_load_explicit(&l->has_v6, memory_order_relaxed)
+                              : atomic_load_explicit(&l->has_v4, memory_order_relaxed);
 }
 
 /* Options that decide which way the packets leave. Returns 0 or an errno. */
 static int
-bind_to_link(int fd, struct link *l, int family)
+bind_to_link(int fd, const struct link_src *src)
 {
     static const int one = 1;
-    int err;
 
 #ifdef HAVE_BINDTODEVICE
-    if (l->ifname[0] != '\0' && !atomic_load(&bind_device_refused) &&
-        setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, l->ifname, (socklen_t)strlen(l->ifname)) ==
+    int err;
+
+    if (src->ifname[0] != '\0' && !atomic_load(&bind_device_refused) &&
+        setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, src->ifname, (socklen_t)strlen(src->ifname)) ==
             -1) {
         err = errno;
         if (err == ENODEV)
@@ -112,167 +140,317 @@ bind_to_link(int fd, struct link *l, int family)
      * destination, and a few thousand connections per link run out of ports. */
     setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
 #endif
-    if (family == AF_INET)
-        err = bind(fd, (const struct sockaddr *)&l->src4, sizeof(l->src4));
-    else
-        err = bind(fd, (const struct sockaddr *)&l->src6, sizeof(l->src6));
-    if (err == -1)
+    if (bind(fd, &src->addr.sa, src->addrlen) == -1)
         return errno;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     return 0;
 }
 
-static void try_next(struct dialer *d);
-
-static void
-attempt_failed(struct dialer *d, int err)
+int
+dialer_socket(struct link *l, int family, int *err)
 {
-    struct link *l = &d->bal->links[d->link];
-    char ebuf[64];
+    struct link_src src;
+    int fd;
 
-    close_attempt(d);
-    d->last_err = err;
-    log_debug("#%llu attempt via %s failed: %s", (unsigned long long)d->id, l->label,
-              errmap_text(err));
-    atomic_fetch_add_explicit(&l->n_failures, 1, memory_order_relaxed);
-    if (errmap_is_link_failure(err)) {
-        link_note_failure(l, loop_now(d->loop));
-        if (atomic_load_explicit(&l->fail_streak, memory_order_relaxed) == 1)
-            log_warn("link %s failed (%s); trying other links",
-                     log_escape(ebuf, sizeof(ebuf), l->label, strlen(l->label)),
-                     errmap_text(err));
-        d->tried |= 1u << d->link;
-        d->addr_idx = d->n_addrs; /* this link is done */
-    } else if (errmap_is_final(err)) {
-        d->tried = UINT32_MAX; /* the destination answered: stop here */
-        d->addr_idx = d->n_addrs;
+    /* The addresses come from the link watcher's copy: no getifaddrs per connection. */
+    *err = link_source(l, family, &src);
+    if (*err != 0)
+        return -1;
+    fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd == -1) {
+        *err = errno;
+        return -1;
     }
-    try_next(d);
+    *err = bind_to_link(fd, &src);
+    if (*err != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* ---- one attempt slot ---- */
+
+static struct link *
+slot_link(const struct dialer_attempt *a)
+{
+    return &a->d->bal->links[a->link];
+}
+
+/* Closes the slot's socket and timer (the slot keeps its link). */
+static void
+slot_close(struct dialer_attempt *a)
+{
+    struct dialer *d = a->d;
+
+    loop_timer_stop(d->loop, &a->timer);
+    if (a->io.fd != -1) {
+        loop_io_stop(d->loop, &a->io);
+        close(a->io.fd);
+        a->io.fd = -1;
+        atomic_fetch_sub_explicit(&slot_link(a)->n_connecting, 1, memory_order_relaxed);
+    }
+}
+
+/* The slot is done with its link. A trial it held gets its verdict: err != 0 failed
+ * (the link's trial backoff doubles), 0 no verdict (released). */
+static void
+slot_leave(struct dialer_attempt *a, int err)
+{
+    struct dialer *d = a->d;
+
+    if (a->link < 0)
+        return;
+    if (a->trial) {
+        if (err != 0)
+            link_trial_failed(slot_link(a), err, loop_now(d->loop));
+        else
+            link_trial_release(slot_link(a));
+        a->trial = 0;
+    }
+    d->tried |= UINT32_C(1) << a->link;
+    a->link = -1;
 }
 
 static void
-connected(struct dialer *d)
+finish(struct dialer *d, int fd, int err)
 {
-    struct link *l = &d->bal->links[d->link];
-    int fd = d->io.fd;
+    d->finished = 1;
+    loop_timer_stop(d->loop, &d->race_timer);
+    for (int i = 0; i < 2; i++) {
+        slot_close(&d->att[i]);
+        slot_leave(&d->att[i], 0);
+    }
+    d->done(d, fd, err);
+}
 
-    loop_timer_stop(d->loop, &d->timer);
-    loop_io_stop(d->loop, &d->io);
-    d->io.fd = -1;
-    link_note_success(l);
+static void slot_advance(struct dialer_attempt *a);
+
+/* A connect through a's link failed with err. Returns 1 when the whole dial is over. */
+static int
+attempt_failed(struct dialer_attempt *a, int err)
+{
+    struct dialer *d = a->d;
+    struct link *l = slot_link(a);
+
+    d->last_err = err;
+    atomic_fetch_add_explicit(&l->n_failures, 1, memory_order_relaxed);
+    log_debug("#%llu attempt via %s failed: %s", (unsigned long long)d->id, l->label,
+              errmap_text(err));
+    if (errmap_is_final(err)) {
+        /* The destination answered (refused) through this link: the link works, and no
+         * other link will get a different answer. */
+        if (err == ECONNREFUSED)
+            link_note_success(l, loop_now(d->loop));
+        finish(d, -1, err);
+        return 1;
+    }
+    if (err == DP_ERR_TIMEOUT || err == ETIMEDOUT) {
+        /* Maybe the link, maybe a silent destination: judged when another link connects. */
+        d->slow |= UINT32_C(1) << a->link;
+        a->addr_idx = d->n_addrs;
+        if (a->trial)
+            slot_leave(a, err);
+    } else if (errmap_is_link_failure(err)) {
+        link_note_failure(l, err, loop_now(d->loop));
+        a->addr_idx = d->n_addrs;
+        if (a->trial)
+            slot_leave(a, err);
+    }
+    /* Anything else (host unreachable...): the link's next address, if any. */
+    return 0;
+}
+
+static void io_cb(struct loop_io *io, unsigned events);
+static void attempt_timer_cb(struct loop_timer *t);
+
+/* Starts one connect to addrs[idx] through the slot's link. Returns 0 when under way, -1
+ * when the link cannot serve that address's family, or an errno when it failed at once. */
+static int
+start_connect(struct dialer_attempt *a, unsigned idx)
+{
+    struct dialer *d = a->d;
+    struct link *l = slot_link(a);
+    const struct sockaddr_storage *dst = &d->addrs[idx];
+    int family = dst->ss_family, fd, err;
+    socklen_t dlen = family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+
+    if (!link_serves(l, family))
+        return -1;
+    fd = dialer_socket(l, family, &err);
+    if (fd == -1)
+        return err;
+    if (connect(fd, (const struct sockaddr *)dst, dlen) == -1 && errno != EINPROGRESS) {
+        err = errno;
+        close(fd);
+        return err;
+    }
+    loop_io_init(&a->io, fd, io_cb);
+    if (loop_io_set(d->loop, &a->io, LOOP_WRITE) == -1) {
+        err = errno;
+        a->io.fd = -1;
+        close(fd);
+        return err;
+    }
+    loop_timer_start(d->loop, &a->timer, d->timeout_ms);
+    atomic_fetch_add_explicit(&l->n_connections, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&l->n_connecting, 1, memory_order_relaxed);
+    a->conn_start_us = now_us();
+    return 0;
+}
+
+static struct dialer_attempt *
+other_slot(struct dialer_attempt *a)
+{
+    return a == &a->d->att[0] ? &a->d->att[1] : &a->d->att[0];
+}
+
+/* Moves slot a on: the next address of its link, else the next link, until a connect is
+ * under way or nothing is left for it. When both slots are idle, the dial failed. */
+static void
+slot_advance(struct dialer_attempt *a)
+{
+    struct dialer *d = a->d;
+    struct dialer_attempt *b = other_slot(a);
+
+    while (!d->finished) {
+        if (a->link >= 0 && a->addr_idx < d->n_addrs) {
+            int err = start_connect(a, a->addr_idx++);
+
+            if (err == 0) {
+                /* Race a second link if this one is slow, unless one is racing already. */
+                if (race_delay_ms > 0 && b->link < 0)
+                    loop_timer_start(d->loop, &d->race_timer, race_delay_ms);
+                return;
+            }
+            if (err > 0 && attempt_failed(a, err))
+                return;
+            continue;
+        }
+        if (a->link >= 0)
+            slot_leave(a, a->trial ? (d->last_err != 0 ? d->last_err : DP_ERR_TIMEOUT) : 0);
+        {
+            struct balancer_req r = {
+                .family_mask = family_mask(d),
+                .exclude = d->tried | (b->link >= 0 ? UINT32_C(1) << b->link : 0),
+                .now_ms = loop_now(d->loop),
+                .affinity = d->affinity,
+            };
+            int k = d->tried == UINT32_MAX ? -1 : balancer_choose(d->bal, &r);
+
+            if (k < 0)
+                break;
+            a->link = k;
+            a->trial = r.trial;
+            a->addr_idx = 0;
+            a->link_start_ms = loop_now(d->loop);
+            if (r.trial)
+                log_debug("#%llu trying down link %s (its one trial)", (unsigned long long)d->id,
+                          d->bal->links[k].label);
+        }
+    }
+    if (d->finished)
+        return;
+    if (b->link < 0)
+        finish(d, -1, d->last_err != 0 ? d->last_err : DP_ERR_NO_LINK);
+}
+
+/* a connected first: it wins, the other slot is closed. */
+static void
+slot_won(struct dialer_attempt *a)
+{
+    struct dialer *d = a->d;
+    struct dialer_attempt *b = other_slot(a);
+    struct link *l = slot_link(a);
+    uint64_t now = loop_now(d->loop);
+    int fd = a->io.fd;
+
+    loop_timer_stop(d->loop, &a->timer);
+    loop_io_stop(d->loop, &a->io);
+    a->io.fd = -1;
+    atomic_fetch_sub_explicit(&l->n_connecting, 1, memory_order_relaxed);
+    link_note_latency(l, now_us() - a->conn_start_us);
+    link_note_success(l, now);
+    a->trial = 0; /* the success was its verdict */
+    if (b->link >= 0) {
+        /* A link that had a head start and still lost is as slow as a timeout. */
+        int lost = b->io.fd != -1 && b->link_start_ms < a->link_start_ms;
+
+        if (lost)
+            d->slow |= UINT32_C(1) << b->link;
+        log_debug("#%llu %s connected first; closing the attempt via %s", (unsigned long long)d->id,
+                  l->label, slot_link(b)->label);
+        slot_close(b);
+        slot_leave(b, lost ? DP_ERR_TIMEOUT : 0);
+    }
+    /* Timeouts count against their links now that another link proved the destination
+     * reachable: a silent destination never gets here. */
+    for (unsigned i = 0; i < d->bal->n_links; i++)
+        if ((d->slow & (UINT32_C(1) << i)) && (int)i != a->link)
+            link_note_failure(&d->bal->links[i], DP_ERR_TIMEOUT, now);
+    d->link = a->link;
+    balancer_connected(d->bal, d->affinity, d->link, now);
+    d->finished = 1;
+    loop_timer_stop(d->loop, &d->race_timer);
     d->done(d, fd, 0);
 }
 
 static void
 io_cb(struct loop_io *io, unsigned events)
 {
-    struct dialer *d = container_of(io, struct dialer, io);
+    struct dialer_attempt *a = container_of(io, struct dialer_attempt, io);
     int err = 0;
     socklen_t len = sizeof(err);
 
     DP_UNUSED(events);
     if (getsockopt(io->fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
         err = errno;
-    if (err == 0)
-        connected(d);
-    else if (err != EINPROGRESS)
-        attempt_failed(d, err);
+    if (err == 0) {
+        slot_won(a);
+        return;
+    }
+    if (err == EINPROGRESS)
+        return;
+    slot_close(a);
+    if (!attempt_failed(a, err))
+        slot_advance(a);
 }
 
 static void
-timer_cb(struct loop_timer *t)
+attempt_timer_cb(struct loop_timer *t)
 {
-    struct dialer *d = container_of(t, struct dialer, timer);
-    attempt_failed(d, DP_ERR_TIMEOUT);
+    struct dialer_attempt *a = container_of(t, struct dialer_attempt, timer);
+
+    slot_close(a);
+    if (!attempt_failed(a, DP_ERR_TIMEOUT))
+        slot_advance(a);
 }
 
-/* Starts one connect to addrs[idx] through links[d->link]. Returns 0 when the attempt is
- * under way (or already done), or an errno when it failed at once. */
-static int
-start_attempt(struct dialer *d, unsigned idx)
-{
-    struct link *l = &d->bal->links[d->link];
-    const struct sockaddr_storage *dst = &d->addrs[idx];
-    int family = dst->ss_family;
-    socklen_t dlen = family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
-    int fd, err;
-
-    fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd == -1)
-        return errno;
-    err = bind_to_link(fd, l, family);
-    if (err != 0) {
-        close(fd);
-        return err;
-    }
-    loop_io_init(&d->io, fd, io_cb);
-    if (connect(fd, (const struct sockaddr *)dst, dlen) == -1 && errno != EINPROGRESS) {
-        err = errno;
-        d->io.fd = -1;
-        close(fd);
-        return err;
-    }
-    if (loop_io_set(d->loop, &d->io, LOOP_WRITE) == -1) {
-        err = errno;
-        d->io.fd = -1;
-        close(fd);
-        return err;
-    }
-    loop_timer_start(d->loop, &d->timer, d->timeout_ms);
-    atomic_fetch_add_explicit(&l->n_connections, 1, memory_order_relaxed);
-    return 0;
-}
-
-/* Finds the next (link, address) pair worth trying and starts it; calls done() with the
- * last error when nothing is left. */
+/* The race delay passed with one attempt still connecting: start the other slot. */
 static void
-try_next(struct dialer *d)
+race_cb(struct loop_timer *t)
 {
-    for (;;) {
-        struct link *l;
+    struct dialer *d = container_of(t, struct dialer, race_timer);
 
-        if (d->link >= 0 && d->addr_idx < d->n_addrs) {
-            unsigned idx = d->addr_idx++;
-            int family = d->addrs[idx].ss_family, err;
+    for (int i = 0; i < 2; i++) {
+        struct dialer_attempt *a = &d->att[i], *b = &d->att[1 - i];
 
-            l = &d->bal->links[d->link];
-            if (!link_serves(l, family))
-                continue;
-            if (l->spec.kind == LINK_IFACE && link_refresh(l, family) == -1) {
-                /* The interface is down or gone, or lost its address of this family. */
-                d->addr_idx = idx + 1;
-                attempt_failed(d, EADDRNOTAVAIL);
-                return;
-            }
-            err = start_attempt(d, idx);
-            if (err == 0)
-                return;
-            /* Failed at once (no route, device gone...): handled like a late failure. */
-            d->addr_idx = idx + 1;
-            attempt_failed(d, err);
+        if (a->link < 0 && b->link >= 0 && b->io.fd != -1) {
+            log_debug("#%llu %s has not connected in %u ms: racing another link",
+                      (unsigned long long)d->id, slot_link(b)->label, race_delay_ms);
+            slot_advance(a);
             return;
         }
-        if (d->link >= 0)
-            d->tried |= 1u << d->link;
-        if (d->tried == UINT32_MAX) {
-            d->done(d, -1, d->last_err);
-            return;
-        }
-        d->link = balancer_pick(d->bal, family_mask(d), d->tried, loop_now(d->loop));
-        if (d->link < 0) {
-            d->done(d, -1, d->last_err != 0 ? d->last_err : DP_ERR_NO_LINK);
-            return;
-        }
-        d->addr_idx = 0;
     }
 }
 
 static void
 start_work(struct loop_timer *t)
 {
-    struct dialer *d = container_of(t, struct dialer, timer);
-    d->timer.cb = timer_cb;
-    try_next(d);
+    struct dialer *d = container_of(t, struct dialer, race_timer);
+
+    d->race_timer.cb = race_cb;
+    slot_advance(&d->att[0]);
 }
 
 void
@@ -281,15 +459,25 @@ dialer_start(struct dialer *d, struct loop *loop, struct balancer *bal, unsigned
     d->loop = loop;
     d->bal = bal;
     d->timeout_ms = timeout_ms;
-    d->addr_idx = 0;
     d->tried = 0;
+    d->slow = 0;
     d->link = -1;
     d->last_err = 0;
-    loop_io_init(&d->io, -1, io_cb);
+    d->finished = 0;
+    for (int i = 0; i < 2; i++) {
+        struct dialer_attempt *a = &d->att[i];
+
+        a->d = d;
+        a->link = -1;
+        a->trial = 0;
+        a->addr_idx = 0;
+        loop_io_init(&a->io, -1, io_cb);
+        loop_timer_init(&a->timer, attempt_timer_cb);
+    }
     /* A zero-delay timer: done() never runs inside dialer_start, so callers need not
-     * guard against re-entry. The same timer then serves as the attempt's timeout. */
-    loop_timer_init(&d->timer, start_work);
-    loop_timer_start(loop, &d->timer, 0);
+     * guard against re-entry. The same timer then serves as the race timer. */
+    loop_timer_init(&d->race_timer, start_work);
+    loop_timer_start(loop, &d->race_timer, 0);
 }
 
 void
@@ -297,5 +485,10 @@ dialer_cancel(struct dialer *d)
 {
     if (d->loop == NULL)
         return;
-    close_attempt(d);
+    d->finished = 1;
+    loop_timer_stop(d->loop, &d->race_timer);
+    for (int i = 0; i < 2; i++) {
+        slot_close(&d->att[i]);
+        slot_leave(&d->att[i], 0);
+    }
 }

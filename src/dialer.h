@@ -1,6 +1,17 @@
 /* Making an outgoing connection leave by a link: pick the link (balancer), bind the
  * socket to the link's interface and source address, connect without blocking under a
- * per-attempt timer, and on a link-level failure try the next eligible link. */
+ * per-attempt timer, and on a link-level failure try the next eligible link.
+ *
+ * Racing: when the first link has not connected after the race delay (-race-delay), a
+ * second attempt starts on the next eligible link; the first to connect wins and the
+ * other is closed. At most two attempts are in flight; each keeps its own connect timer
+ * and moves on to the next link when it fails. The caller sees an error only when every
+ * eligible link failed (or the destination itself answered, e.g. refused).
+ *
+ * Health reports (link.h): link-level errors (no route, interface or address gone) count
+ * against a link at once; a timeout, or losing a race after starting first, counts only
+ * once another link has connected for the same request, so a silent destination does not
+ * take every link down. */
 #ifndef DP_DIALER_H
 #define DP_DIALER_H
 
@@ -11,22 +22,39 @@
 #include "loop.h"
 
 #define DIALER_MAX_ADDRS 8
+#define DIALER_RACE_DELAY_MS 1500 /* default for -race-delay */
 
 struct balancer;
 struct link;
+struct target;
+struct dialer;
+
+/* One connect in flight (or the slot idle: link -1). */
+struct dialer_attempt {
+    struct dialer *d;
+    struct loop_io io;       /* the socket being connected (-1: none) */
+    struct loop_timer timer; /* -connect-timeout for this attempt */
+    int link;                /* link index, -1 when the slot is idle */
+    unsigned addr_idx;       /* next address to try on this link */
+    int trial;               /* this link is down and this request holds its one trial */
+    uint64_t link_start_ms;  /* when this slot started on its link */
+    uint64_t conn_start_us;  /* when the current connect() started */
+};
 
 struct dialer {
     struct loop *loop;
     struct balancer *bal;
-    struct loop_io io; /* the socket being connected */
-    struct loop_timer timer;
+    struct dialer_attempt att[2]; /* [0] first, [1] the racer */
+    struct loop_timer race_timer; /* also the zero-delay start */
     unsigned timeout_ms;
     struct sockaddr_storage addrs[DIALER_MAX_ADDRS];
     unsigned n_addrs;
-    unsigned addr_idx; /* next address to try on the current link */
-    uint32_t tried;    /* links already tried for this request (bit per link index) */
-    int link;          /* index of the link being tried, -1 before the first pick */
+    uint32_t tried;    /* links done for this request (bit per link index) */
+    uint32_t slow;     /* links that timed out or lost a race: failures if another wins */
+    int link;          /* the winner, -1 before */
     int last_err;      /* errno or DP_ERR_* of the last failed attempt */
+    int finished;      /* done() called or cancelled */
+    uint64_t affinity; /* sticky key, 0: none */
     uint64_t id;       /* connection id for log lines */
     /* Called once: fd >= 0 connected through links[link]; or fd -1 and err. */
     void (*done)(struct dialer *d, int fd, int err);
@@ -37,14 +65,27 @@ void dialer_add_addr(struct dialer *d, const struct sockaddr *sa);
 /* Adds every address of a getaddrinfo() answer, in its order. */
 void dialer_add_addrinfo(struct dialer *d, const struct addrinfo *res);
 
+/* For -policy sticky: the client (its socket's peer address) and the host it asked for
+ * make the affinity key. Costs a getpeername() only when the policy uses it. */
+void dialer_set_affinity(struct dialer *d, struct balancer *bal, int client_fd,
+                         const struct target *t);
+
 /* Starts dialing; done() is called later from the loop, never from inside this call. */
 void dialer_start(struct dialer *d, struct loop *loop, struct balancer *bal, unsigned timeout_ms);
 
-/* Stops an attempt in progress (closes its socket); done() will not be called. */
+/* Stops an attempt in progress (closes its sockets); done() will not be called. */
 void dialer_cancel(struct dialer *d);
 
 /* The link a finished dial went through (NULL before). */
 struct link *dialer_link(const struct dialer *d);
+
+/* Process-wide: the delay before a second link is raced (0: no racing). Set before the
+ * loops start. */
+void dialer_set_race_delay(unsigned ms);
+
+/* A non-blocking TCP socket of family that will leave by l (device and source bound).
+ * Returns the fd, or -1 with *err set to an errno. The prober uses it too. */
+int dialer_socket(struct link *l, int family, int *err);
 
 /* Called once at start: whether SO_BINDTODEVICE will be used (0 when this build or
  * platform cannot). */

@@ -1,15 +1,19 @@
 /* The configured uplinks: parsing LINK[@RATIO], resolving a link to its interface and
- * source addresses, re-reading them at dial time, and per-link health. */
+ * source addresses, following them as the host changes, and per-link health. */
 #include "link.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <ifaddrs.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
+#include "errmap.h"
 #include "iface.h"
+#include "log.h"
 
 #define LINK_RATIO_MAX 1000ul
 #define LINK_BACKOFF_MIN_MS 1000u
@@ -170,12 +174,26 @@ link_v6_is_link_local(const struct in6_addr *a)
     return a->s6_addr[0] == 0xfe && (a->s6_addr[1] & 0xc0) == 0x80;
 }
 
+static int
+link_v4_is_link_local(const struct in_addr *a)
+{
+    return (ntohl(a->s_addr) & 0xffff0000u) == 0xa9fe0000u; /* 169.254/16 */
+}
+
+static int
+link_v4_is_loopback(const struct in_addr *a)
+{
+    return (ntohl(a->s_addr) >> 24) == 127;
+}
+
 /* The device of an interface name: "eth0:1" (an IPv4 alias label) leaves by "eth0". */
 static void
 link_device(const char *name, char dev[IF_NAMESIZE])
 {
     size_t n = strcspn(name, ":");
 
+    if (n >= IF_NAMESIZE)
+        n = IF_NAMESIZE - 1;
     memcpy(dev, name, n);
     dev[n] = '\0';
 }
@@ -198,17 +216,244 @@ link_set_src6(struct link *l, const struct in6_addr *a)
     l->src6.sin6_scope_id = link_v6_is_link_local(a) ? l->ifindex : 0;
 }
 
-/* An interface link's usable addresses now. An IPv6 link-local address alone does not
- * make the link serve IPv6: every interface has one, and a connection from it to the
- * internet fails, which would back the link off for IPv4 as well. */
-static int
-link_iface_addrs(const char *name, unsigned *ifindex, int *up, int *has4, struct in_addr *a4,
-                 int *has6, struct in6_addr *a6)
+void
+link_reset(struct link *l, const struct link_spec *spec)
 {
-    if (iface_addrs(name, ifindex, up, has4, a4, has6, a6) == -1)
+    memset(l, 0, sizeof(*l));
+    l->spec = *spec;
+    pthread_mutex_init(&l->mu, NULL);
+    atomic_init(&l->has_v4, 0);
+    atomic_init(&l->has_v6, 0);
+    atomic_init(&l->absent, 0);
+    atomic_init(&l->state, LINK_UP);
+    atomic_init(&l->fail_streak, 0);
+    atomic_init(&l->skip_until_ms, 0);
+    atomic_init(&l->next_trial_ms, 0);
+    atomic_init(&l->trial_backoff_ms, 0);
+    atomic_init(&l->trial_busy, 0);
+    atomic_init(&l->n_connections, 0);
+    atomic_init(&l->n_failures, 0);
+    atomic_init(&l->n_active, 0);
+    atomic_init(&l->n_connecting, 0);
+    atomic_init(&l->bytes_up, 0);
+    atomic_init(&l->bytes_down, 0);
+    atomic_init(&l->connect_us, 0);
+    l->fail_threshold = LINK_FAIL_THRESHOLD;
+    l->trials = 1;
+}
+
+void
+link_destroy(struct link *l)
+{
+    pthread_mutex_destroy(&l->mu);
+}
+
+/* ---- what the host says about a link: one getifaddrs snapshot ---- */
+
+struct link_view {
+    int exists, up;
+    int has4, has6;
+    struct in_addr a4;
+    struct in6_addr a6;
+    char ifname[IF_NAMESIZE];
+};
+
+/* An interface link: its flags and preferred addresses. The address in use is kept while
+ * the interface still has it (no flapping between several addresses); otherwise a global
+ * address beats a link-local one. An IPv6 link-local address alone does not make the link
+ * serve IPv6: every interface has one, and a connection from it to the internet fails. */
+static void
+link_view_iface(const struct link *l, const struct ifaddrs *list, struct link_view *v)
+{
+    int r4 = 0, r6 = 0; /* 0 none, 1 link-local, 2 global, 3 the one in use */
+
+    for (const struct ifaddrs *ifa = list; ifa != NULL; ifa = ifa->ifa_next) {
+        if (strcmp(ifa->ifa_name, l->spec.name) != 0)
+            continue;
+        v->exists = 1;
+        if ((ifa->ifa_flags & IFF_UP) && (ifa->ifa_flags & IFF_RUNNING))
+            v->up = 1;
+        if (ifa->ifa_addr == NULL)
+            continue;
+        if (ifa->ifa_addr->sa_family == AF_INET) {
+            const struct in_addr *a =
+                &((const struct sockaddr_in *)(void *)ifa->ifa_addr)->sin_addr;
+            int r = link_v4_is_link_local(a) ? 1 : 2;
+
+            if (atomic_load_explicit(&l->has_v4, memory_order_relaxed) &&
+                memcmp(a, &l->src4.sin_addr, sizeof(*a)) == 0)
+                r = 3;
+            if (r > r4) {
+                r4 = r;
+                v->a4 = *a;
+            }
+        } else if (ifa->ifa_addr->sa_family == AF_INET6) {
+            const struct in6_addr *a =
+                &((const struct sockaddr_in6 *)(void *)ifa->ifa_addr)->sin6_addr;
+            int r = link_v6_is_link_local(a) ? 0 : 2;
+
+            if (r > 0 && atomic_load_explicit(&l->has_v6, memory_order_relaxed) &&
+                memcmp(a, &l->src6.sin6_addr, sizeof(*a)) == 0)
+                r = 3;
+            if (r > r6) {
+                r6 = r;
+                v->a6 = *a;
+            }
+        }
+    }
+    v->has4 = r4 > 0;
+    v->has6 = r6 > 0;
+    link_device(l->spec.name, v->ifname);
+}
+
+/* An address link: which interface has the address now, and is it up. Linux routes the
+ * whole of 127/8 to the loopback device although only 127.0.0.1 is assigned, and a socket
+ * may bind any of those addresses: they belong to the loopback interface. */
+static void
+link_view_addr(const struct link *l, const struct ifaddrs *list, struct link_view *v)
+{
+    const struct ifaddrs *found = NULL, *loopback = NULL;
+    int v4 = l->spec.kind == LINK_ADDR4;
+
+    for (const struct ifaddrs *ifa = list; ifa != NULL && found == NULL; ifa = ifa->ifa_next) {
+        if (ifa->ifa_addr == NULL)
+            continue;
+        if (v4 && ifa->ifa_addr->sa_family == AF_INET) {
+            const struct in_addr *a =
+                &((const struct sockaddr_in *)(void *)ifa->ifa_addr)->sin_addr;
+
+            if (memcmp(a, &l->spec.addr4, sizeof(*a)) == 0)
+                found = ifa;
+            else if (loopback == NULL && (ifa->ifa_flags & IFF_LOOPBACK) && link_v4_is_loopback(a))
+                loopback = ifa;
+        } else if (!v4 && ifa->ifa_addr->sa_family == AF_INET6) {
+            const struct in6_addr *a =
+                &((const struct sockaddr_in6 *)(void *)ifa->ifa_addr)->sin6_addr;
+
+            if (memcmp(a, &l->spec.addr6, sizeof(*a)) == 0)
+                found = ifa;
+        }
+    }
+    if (found == NULL && v4 && link_v4_is_loopback(&l->spec.addr4))
+        found = loopback;
+    if (found == NULL)
+        return;
+    v->exists = 1;
+    v->up = (found->ifa_flags & IFF_UP) && (found->ifa_flags & IFF_RUNNING);
+    v->has4 = v4;
+    v->has6 = !v4;
+    v->a4 = l->spec.addr4;
+    v->a6 = l->spec.addr6;
+    link_device(found->ifa_name, v->ifname);
+}
+
+/* Why a link with this view cannot be used, or 0. */
+static int
+link_view_absence(const struct link *l, const struct link_view *v)
+{
+    if (l->spec.kind != LINK_IFACE)
+        return !v->exists ? EADDRNOTAVAIL : !v->up ? ENETDOWN : 0;
+    if (!v->exists)
+        return ENODEV;
+    if (!v->up)
+        return ENETDOWN;
+    return v->has4 || v->has6 ? 0 : EADDRNOTAVAIL;
+}
+
+static void link_set_absent_locked(struct link *l, int err, uint64_t now_ms);
+
+/* Applies a view: addresses (written only when they change, so that in the steady state
+ * the lock is the only shared write), families, presence. */
+static void
+link_apply_view(struct link *l, const struct link_view *v, uint64_t now_ms)
+{
+    int absent = link_view_absence(l, v);
+
+    pthread_mutex_lock(&l->mu);
+    if (v->ifname[0] != '\0' && strcmp(v->ifname, l->ifname) != 0)
+        memcpy(l->ifname, v->ifname, sizeof(l->ifname));
+    if (v->exists && l->ifname[0] != '\0') {
+        unsigned ifindex = if_nametoindex(l->ifname); /* the device may have been recreated */
+
+        if (ifindex != 0 && ifindex != l->ifindex)
+            l->ifindex = ifindex;
+    }
+    if (v->has4 && (!atomic_load_explicit(&l->has_v4, memory_order_relaxed) ||
+                    memcmp(&l->src4.sin_addr, &v->a4, sizeof(v->a4)) != 0))
+        link_set_src4(l, &v->a4);
+    if (v->has6 && (!atomic_load_explicit(&l->has_v6, memory_order_relaxed) ||
+                    memcmp(&l->src6.sin6_addr, &v->a6, sizeof(v->a6)) != 0 ||
+                    (link_v6_is_link_local(&v->a6) && l->src6.sin6_scope_id != l->ifindex)))
+        link_set_src6(l, &v->a6);
+    if (l->spec.kind == LINK_IFACE) {
+        /* An address link keeps serving its family: while its address is gone it is down,
+         * and still tried when every link is down. An interface link that lost only its
+         * IPv4 address keeps serving IPv6 destinations and is skipped for IPv4 ones. */
+        if (v->exists) {
+            atomic_store_explicit(&l->has_v4, v->has4, memory_order_relaxed);
+            atomic_store_explicit(&l->has_v6, v->has6, memory_order_relaxed);
+        }
+    } else {
+        atomic_store_explicit(&l->has_v4, l->spec.kind == LINK_ADDR4, memory_order_relaxed);
+        atomic_store_explicit(&l->has_v6, l->spec.kind == LINK_ADDR6, memory_order_relaxed);
+    }
+    link_set_absent_locked(l, absent, now_ms);
+    pthread_mutex_unlock(&l->mu);
+}
+
+static void
+link_view_of(const struct link *l, const struct ifaddrs *list, struct link_view *v)
+{
+    memset(v, 0, sizeof(*v));
+    if (l->spec.kind == LINK_IFACE)
+        link_view_iface(l, list, v);
+    else
+        link_view_addr(l, list, v);
+}
+
+static int
+link_usable_for(struct link *l, int family)
+{
+    int has4 = atomic_load_explicit(&l->has_v4, memory_order_relaxed);
+    int has6 = atomic_load_explicit(&l->has_v6, memory_order_relaxed);
+
+    if (atomic_load_explicit(&l->absent, memory_order_relaxed) != 0)
         return -1;
-    if (*has6 && link_v6_is_link_local(a6))
-        *has6 = 0;
+    if (family == AF_INET)
+        return has4 ? 0 : -1;
+    if (family == AF_INET6)
+        return has6 ? 0 : -1;
+    return has4 || has6 ? 0 : -1;
+}
+
+int
+link_refresh(struct link *l, int family, uint64_t now_ms)
+{
+    struct ifaddrs *list;
+    struct link_view v;
+
+    if (getifaddrs(&list) == -1)
+        return -1;
+    link_view_of(l, list, &v);
+    freeifaddrs(list);
+    link_apply_view(l, &v, now_ms);
+    return link_usable_for(l, family);
+}
+
+int
+link_refresh_all(struct link *links, unsigned n, uint64_t now_ms)
+{
+    struct ifaddrs *list;
+
+    if (getifaddrs(&list) == -1)
+        return -1;
+    for (unsigned i = 0; i < n; i++) {
+        struct link_view v;
+
+        link_view_of(&links[i], list, &v);
+        link_apply_view(&links[i], &v, now_ms);
+    }
+    freeifaddrs(list);
     return 0;
 }
 
@@ -216,20 +461,10 @@ int
 link_init(struct link *l, const struct link_spec *spec, char *err, size_t errlen)
 {
     char text[INET6_ADDRSTRLEN];
-    int up, has4, has6;
-    struct in_addr a4;
-    struct in6_addr a6;
+    struct ifaddrs *list;
+    struct link_view v;
 
-    memset(l, 0, sizeof(*l));
-    atomic_init(&l->skip_until_ms, 0);
-    atomic_init(&l->fail_streak, 0);
-    atomic_init(&l->n_connections, 0);
-    atomic_init(&l->n_failures, 0);
-    atomic_init(&l->n_active, 0);
-    atomic_init(&l->bytes_up, 0);
-    atomic_init(&l->bytes_down, 0);
-    l->spec = *spec;
-
+    link_reset(l, spec);
     switch (spec->kind) {
     case LINK_ADDR4:
     case LINK_ADDR6: {
@@ -242,124 +477,320 @@ link_init(struct link *l, const struct link_spec *spec, char *err, size_t errlen
             return -1;
         }
         snprintf(l->label, sizeof(l->label), "%s", text);
-        if (iface_find_addr(family, addr, l->ifname, &l->ifindex) == -1) {
-            snprintf(err, errlen, "%s is not an address of any interface on this host", text);
-            return -1;
-        }
-        if (family == AF_INET) {
-            l->has_v4 = 1;
-            link_set_src4(l, &spec->addr4);
-        } else {
-            l->has_v6 = 1;
-            link_set_src6(l, &spec->addr6);
-        }
-        return 0;
+        break;
     }
     case LINK_IFACE:
         snprintf(l->label, sizeof(l->label), "%s", spec->name);
-        /* A link may be down at start (cable, Wi-Fi, DHCP not done yet): accept it with
-         * whatever addresses it has now; link_refresh() follows later changes. */
-        if (link_iface_addrs(spec->name, &l->ifindex, &up, &has4, &a4, &has6, &a6) == -1) {
-            snprintf(err, errlen, "no interface named %s", spec->name);
-            return -1;
-        }
-        link_device(spec->name, l->ifname);
-        if (has4) {
-            l->has_v4 = 1;
-            link_set_src4(l, &a4);
-        }
-        if (has6) {
-            l->has_v6 = 1;
-            link_set_src6(l, &a6);
-        }
-        return 0;
+        break;
+    default:
+        snprintf(err, errlen, "unknown link kind");
+        return -1;
     }
-    snprintf(err, errlen, "unknown link kind");
-    return -1;
+    if (getifaddrs(&list) == -1) {
+        snprintf(err, errlen, "cannot read the interfaces: %s", strerror(errno));
+        return -1;
+    }
+    link_view_of(l, list, &v);
+    freeifaddrs(list);
+    /* A link must exist at start (a typo is better refused at once); an interface may be
+     * down (cable, Wi-Fi, DHCP not done yet): it starts down and comes up when it does. */
+    if (!v.exists) {
+        if (spec->kind == LINK_IFACE)
+            snprintf(err, errlen, "no interface named %s", spec->name);
+        else
+            snprintf(err, errlen, "%s is not an address of any interface on this host", text);
+        return -1;
+    }
+    {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts); /* the loops' clock (loop_clock_ms) */
+        link_apply_view(l, &v, (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u);
+    }
+    return 0;
 }
 
-/* Interface links: has_v4/has_v6 are set when an address of the family appears and are
- * not cleared when it goes, because the balancer only offers (and so only refreshes)
- * links that serve the family: a cleared flag would retire the link for good. A missing
- * address makes this return -1 instead, so the caller fails over and backs the link off.
- *
- * Fields are written only when they change: in the steady state concurrent callers read
- * and never write. */
-static int
-link_refresh_iface(struct link *l, int family)
-{
-    unsigned ifindex;
-    int up, has4, has6;
-    struct in_addr a4;
-    struct in6_addr a6;
+static atomic_int refresh_requested;
 
-    if (link_iface_addrs(l->spec.name, &ifindex, &up, &has4, &a4, &has6, &a6) == -1 || !up)
-        return -1;
-    if (ifindex != l->ifindex)
-        l->ifindex = ifindex; /* the device was recreated (USB modem, VPN) */
-    if (has4) {
-        if (!l->has_v4 || memcmp(&l->src4.sin_addr, &a4, sizeof(a4)) != 0) {
-            link_set_src4(l, &a4);
-            l->has_v4 = 1;
-        }
-    }
-    if (has6) {
-        if (!l->has_v6 || memcmp(&l->src6.sin6_addr, &a6, sizeof(a6)) != 0) {
-            link_set_src6(l, &a6);
-            l->has_v6 = 1;
-        }
-    }
-    if (family == AF_INET)
-        return has4 ? 0 : -1;
-    if (family == AF_INET6)
-        return has6 ? 0 : -1;
-    return has4 || has6 ? 0 : -1;
+void
+link_request_refresh(void)
+{
+    atomic_store_explicit(&refresh_requested, 1, memory_order_relaxed);
 }
 
 int
-link_refresh(struct link *l, int family)
+link_refresh_requested(void)
 {
-    char ifname[IF_NAMESIZE];
-    unsigned ifindex;
-
-    switch (l->spec.kind) {
-    case LINK_IFACE:
-        return link_refresh_iface(l, family);
-    case LINK_ADDR4:
-        if (family != AF_INET && family != AF_UNSPEC)
-            return -1;
-        return iface_find_addr(AF_INET, &l->spec.addr4, ifname, &ifindex);
-    case LINK_ADDR6:
-        if (family != AF_INET6 && family != AF_UNSPEC)
-            return -1;
-        return iface_find_addr(AF_INET6, &l->spec.addr6, ifname, &ifindex);
-    }
-    return -1;
+    return atomic_exchange_explicit(&refresh_requested, 0, memory_order_relaxed);
 }
 
-void
-link_note_failure(struct link *l, uint64_t now_ms)
+int
+link_source(struct link *l, int family, struct link_src *out)
 {
-    unsigned streak = atomic_fetch_add_explicit(&l->fail_streak, 1, memory_order_relaxed) + 1;
+    int err = 0;
+
+    pthread_mutex_lock(&l->mu);
+    err = atomic_load_explicit(&l->absent, memory_order_relaxed);
+    if (err == EADDRNOTAVAIL || err == 0) {
+        err = 0;
+        if (family == AF_INET && atomic_load_explicit(&l->has_v4, memory_order_relaxed) &&
+            l->src4.sin_family == AF_INET) {
+            out->addr.v4 = l->src4;
+            out->addrlen = sizeof(l->src4);
+        } else if (family == AF_INET6 && atomic_load_explicit(&l->has_v6, memory_order_relaxed) &&
+                   l->src6.sin6_family == AF_INET6) {
+            out->addr.v6 = l->src6;
+            out->addrlen = sizeof(l->src6);
+        } else {
+            err = EADDRNOTAVAIL;
+        }
+        /* An address link whose address is gone: binding would fail the same way. */
+        if (atomic_load_explicit(&l->absent, memory_order_relaxed) == EADDRNOTAVAIL)
+            err = EADDRNOTAVAIL;
+    }
+    memcpy(out->ifname, l->ifname, sizeof(out->ifname));
+    out->ifindex = l->ifindex;
+    pthread_mutex_unlock(&l->mu);
+    if (err != 0)
+        link_request_refresh(); /* maybe our copy is what is stale */
+    return err;
+}
+
+/* ---- health ---- */
+
+const char *
+link_state_name(enum link_state st)
+{
+    switch (st) {
+    case LINK_UP:
+        return "up";
+    case LINK_SUSPECT:
+        return "suspect";
+    case LINK_DOWN:
+        return "down";
+    }
+    return "?";
+}
+
+/* Why a link is absent reads better than the errno's own text. */
+static const char *
+link_why(const struct link *l, int err)
+{
+    if (atomic_load_explicit(&l->absent, memory_order_relaxed) == err) {
+        switch (err) {
+        case ENODEV:
+            return "interface gone";
+        case ENETDOWN:
+            return "interface down";
+        case EADDRNOTAVAIL:
+            return l->spec.kind == LINK_IFACE ? "no address" : "address gone";
+        }
+    }
+    return errmap_text(err);
+}
+
+static unsigned
+link_threshold(const struct link *l)
+{
+    return l->fail_threshold != 0 ? l->fail_threshold : LINK_FAIL_THRESHOLD;
+}
+
+/* The one place a link's state changes (mu held); logs the transition. */
+static void
+link_set_state_locked(struct link *l, enum link_state st, uint64_t now_ms)
+{
+    enum link_state old = link_state_of(l);
+    char name[80];
+
+    if (old == st)
+        return;
+    log_escape(name, sizeof(name), l->label, strlen(l->label));
+    atomic_store_explicit(&l->state, st, memory_order_relaxed);
+    if (st == LINK_DOWN) {
+        log_warn("link %s down: %s", name, link_why(l, l->reason));
+        atomic_store_explicit(&l->trial_backoff_ms, LINK_TRIAL_MIN_MS, memory_order_relaxed);
+        atomic_store_explicit(&l->next_trial_ms, now_ms + LINK_TRIAL_MIN_MS, memory_order_relaxed);
+    } else if (old == LINK_DOWN) {
+        log_info("link %s up again (down for %llu s)", name,
+                 (unsigned long long)(now_ms - l->since_ms + 500) / 1000);
+    } else if (st == LINK_SUSPECT) {
+        log_debug("link %s suspect: %s (%u of %u failures before down)", name,
+                  link_why(l, l->reason),
+                  atomic_load_explicit(&l->fail_streak, memory_order_relaxed), link_threshold(l));
+    } else {
+        log_debug("link %s up", name);
+    }
+    l->since_ms = now_ms;
+}
+
+enum link_state
+link_note_failure(struct link *l, int err, uint64_t now_ms)
+{
+    enum link_state st;
+    unsigned streak;
     uint64_t backoff = LINK_BACKOFF_MAX_MS;
 
-    /* 1 s, 2 s, 4 s, 8 s, 16 s, then 30 s. */
-    if (streak >= 1 && streak <= 5)
+    pthread_mutex_lock(&l->mu);
+    streak = atomic_fetch_add_explicit(&l->fail_streak, 1, memory_order_relaxed) + 1;
+    l->reason = err;
+    /* Suspect: aside for 1 s, 2 s, 4 s, 8 s, 16 s, then 30 s. */
+    if (streak <= 5)
         backoff = (uint64_t)LINK_BACKOFF_MIN_MS << (streak - 1);
     if (backoff > LINK_BACKOFF_MAX_MS)
         backoff = LINK_BACKOFF_MAX_MS;
     atomic_store_explicit(&l->skip_until_ms, now_ms + backoff, memory_order_relaxed);
+    st = link_state_of(l);
+    if (st != LINK_DOWN)
+        link_set_state_locked(l, streak >= link_threshold(l) ? LINK_DOWN : LINK_SUSPECT, now_ms);
+    st = link_state_of(l);
+    pthread_mutex_unlock(&l->mu);
+    return st;
 }
 
 void
-link_note_success(struct link *l)
+link_note_success(struct link *l, uint64_t now_ms)
 {
+    /* The common case, every connection on a healthy link: nothing to write. */
+    if (link_state_of(l) == LINK_UP &&
+        atomic_load_explicit(&l->fail_streak, memory_order_relaxed) == 0 &&
+        atomic_load_explicit(&l->trial_busy, memory_order_relaxed) == 0)
+        return;
+    pthread_mutex_lock(&l->mu);
     atomic_store_explicit(&l->fail_streak, 0, memory_order_relaxed);
     atomic_store_explicit(&l->skip_until_ms, 0, memory_order_relaxed);
+    atomic_store_explicit(&l->trial_busy, 0, memory_order_relaxed);
+    /* A connection that worked through a link the watcher calls absent: the snapshot is
+     * older than the connection; the next one will say. */
+    if (atomic_load_explicit(&l->absent, memory_order_relaxed) == 0)
+        link_set_state_locked(l, LINK_UP, now_ms);
+    pthread_mutex_unlock(&l->mu);
+}
+
+static void
+link_set_absent_locked(struct link *l, int err, uint64_t now_ms)
+{
+    int old = atomic_load_explicit(&l->absent, memory_order_relaxed);
+
+    if (old == err)
+        return;
+    atomic_store_explicit(&l->absent, err, memory_order_relaxed);
+    if (err != 0) {
+        l->reason = err;
+        if (link_state_of(l) == LINK_DOWN) {
+            char name[80];
+            log_warn("link %s: %s", log_escape(name, sizeof(name), l->label, strlen(l->label)),
+                     link_why(l, err));
+        }
+        link_set_state_locked(l, LINK_DOWN, now_ms);
+        return;
+    }
+    /* Back (interface up again, address reappeared): a fresh start. */
+    atomic_store_explicit(&l->fail_streak, 0, memory_order_relaxed);
+    atomic_store_explicit(&l->skip_until_ms, 0, memory_order_relaxed);
+    link_set_state_locked(l, LINK_UP, now_ms);
+}
+
+void
+link_set_absent(struct link *l, int err, uint64_t now_ms)
+{
+    pthread_mutex_lock(&l->mu);
+    link_set_absent_locked(l, err, now_ms);
+    pthread_mutex_unlock(&l->mu);
 }
 
 int
-link_is_backed_off(const struct link *l, uint64_t now_ms)
+link_trial_claim(struct link *l, uint64_t now_ms)
 {
-    return now_ms < atomic_load_explicit(&l->skip_until_ms, memory_order_relaxed);
+    int expected = 0;
+
+    if (!l->trials || link_state_of(l) != LINK_DOWN ||
+        atomic_load_explicit(&l->absent, memory_order_relaxed) != 0 ||
+        now_ms < atomic_load_explicit(&l->next_trial_ms, memory_order_relaxed))
+        return 0;
+    return atomic_compare_exchange_strong(&l->trial_busy, &expected, 1);
+}
+
+void
+link_trial_failed(struct link *l, int err, uint64_t now_ms)
+{
+    unsigned backoff;
+    char name[80];
+
+    pthread_mutex_lock(&l->mu);
+    backoff = atomic_load_explicit(&l->trial_backoff_ms, memory_order_relaxed) * 2;
+    if (backoff < LINK_TRIAL_MIN_MS)
+        backoff = LINK_TRIAL_MIN_MS;
+    if (backoff > LINK_TRIAL_MAX_MS)
+        backoff = LINK_TRIAL_MAX_MS;
+    atomic_store_explicit(&l->trial_backoff_ms, backoff, memory_order_relaxed);
+    atomic_store_explicit(&l->next_trial_ms, now_ms + backoff, memory_order_relaxed);
+    l->reason = err;
+    atomic_store_explicit(&l->trial_busy, 0, memory_order_relaxed);
+    pthread_mutex_unlock(&l->mu);
+    log_debug("link %s still down (%s); next trial in %u s",
+              log_escape(name, sizeof(name), l->label, strlen(l->label)), errmap_text(err),
+              backoff / 1000);
+}
+
+void
+link_trial_release(struct link *l)
+{
+    atomic_store_explicit(&l->trial_busy, 0, memory_order_relaxed);
+}
+
+void
+link_note_latency(struct link *l, uint64_t us)
+{
+    uint32_t old = atomic_load_explicit(&l->connect_us, memory_order_relaxed);
+    uint64_t v = old == 0 ? us : (3 * (uint64_t)old + us) / 4;
+
+    /* Concurrent samples may overwrite each other: an average can afford that. */
+    atomic_store_explicit(&l->connect_us, v > UINT32_MAX ? UINT32_MAX : (uint32_t)v,
+                          memory_order_relaxed);
+}
+
+void
+link_describe(struct link *l, uint64_t now_ms, double rate_bps, char *out, size_t outlen)
+{
+    char name[80], since[16] = "start", extra[64] = "";
+    enum link_state st;
+    uint64_t since_ms;
+    int reason, n;
+
+    pthread_mutex_lock(&l->mu);
+    st = link_state_of(l);
+    since_ms = l->since_ms;
+    reason = l->reason;
+    pthread_mutex_unlock(&l->mu);
+    if (since_ms != 0 && now_ms >= since_ms) {
+        time_t t = time(NULL) - (time_t)((now_ms - since_ms) / 1000);
+        struct tm tm;
+
+        localtime_r(&t, &tm);
+        strftime(since, sizeof(since), "%H:%M:%S", &tm);
+    }
+    {
+        uint32_t us = atomic_load_explicit(&l->connect_us, memory_order_relaxed);
+        int m = us != 0 ? snprintf(extra, sizeof(extra), ", connect %.1f ms", us / 1000.0) : 0;
+
+        if (rate_bps > 0 && m >= 0 && (size_t)m < sizeof(extra))
+            snprintf(extra + m, sizeof(extra) - (size_t)m, ", %.2f Mbit/s", rate_bps * 8 / 1e6);
+    }
+    n = snprintf(out, outlen, "%s %s since %s",
+                 log_escape(name, sizeof(name), l->label, strlen(l->label)), link_state_name(st),
+                 since);
+    if (n < 0 || (size_t)n >= outlen)
+        return;
+    if (st != LINK_UP)
+        n += snprintf(out + n, outlen - (size_t)n, " (%s, %u failures in a row)",
+                      link_why(l, reason),
+                      atomic_load_explicit(&l->fail_streak, memory_order_relaxed));
+    if (n < 0 || (size_t)n >= outlen)
+        return;
+    snprintf(out + n, outlen - (size_t)n,
+             ": %llu active, %llu connecting, %llu connections, %llu failed%s",
+             (unsigned long long)atomic_load(&l->n_active),
+             (unsigned long long)atomic_load(&l->n_connecting),
+             (unsigned long long)atomic_load(&l->n_connections),
+             (unsigned long long)atomic_load(&l->n_failures), extra);
 }

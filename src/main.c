@@ -1,6 +1,7 @@
 /* dispatch-proxy: options -> links -> listeners -> event loops, until SIGINT/SIGTERM. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <netdb.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -12,12 +13,14 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "access.h"
 #include "balancer.h"
 #include "bufpool.h"
 #include "cli.h"
 #include "common.h"
 #include "config.h"
 #include "dialer.h"
+#include "health.h"
 #include "iface.h"
 #include "link.h"
 #include "log.h"
@@ -33,10 +36,12 @@ struct app {
     struct config cfg;
     struct link links[LINK_MAX];
     struct balancer bal;
+    struct health health; /* link watcher, probes, adaptive weights: on server 0's loop */
     struct shared sh;
     struct server *servers;
     unsigned n_servers;
     struct loop_io signal_io;
+    struct access access; /* -allow, -auth, -auth-file */
 };
 
 static struct app app;
@@ -57,6 +62,60 @@ raise_nofile(void)
     return rl.rlim_cur == RLIM_INFINITY ? 1048576 : (unsigned long)rl.rlim_cur;
 }
 
+/* SIGHUP: re-read -auth-file. A file that cannot be read leaves the old table in force. */
+static void
+reload_credentials(void)
+{
+    char err[300];
+    size_t n = 0;
+
+    if (app.cfg.auth_file == NULL) {
+        log_info("SIGHUP: no -auth-file to re-read");
+        return;
+    }
+    if (access_reload(&app.access, &n, err, sizeof(err)) == -1)
+        log_warn("SIGHUP: %s; the credentials in force stay", err);
+    else
+        log_info("Re-read %s: %zu credentials in force", app.cfg.auth_file, n);
+}
+
+static int
+access_guarded(const struct config *cfg)
+{
+    return cfg->n_auth > 0 || cfg->auth_file != NULL || cfg->n_allow > 0;
+}
+
+/* Refuses an open proxy on every address unless -open says so; loads credentials.
+ * Returns 0, or -1 (one-line message printed). */
+static int
+setup_access(struct config *cfg)
+{
+    struct addrinfo hints = {.ai_flags = AI_NUMERICHOST | AI_PASSIVE, .ai_socktype = SOCK_STREAM},
+                    *res = NULL;
+    char err[300];
+
+    if (!access_guarded(cfg) && !cfg->open &&
+        getaddrinfo(cfg->listen_host, NULL, &hints, &res) == 0) {
+        int everywhere = access_exposure(res->ai_addr) == ACCESS_EVERYWHERE;
+        freeaddrinfo(res);
+        if (everywhere) {
+            fprintf(stderr,
+                    "dispatch-proxy: refusing to listen on every address (-lhost %s) without "
+                    "-auth or -allow: anyone who can reach this host could use it as an open "
+                    "proxy; add -auth or -allow, or -open to accept that\n",
+                    cfg->listen_host);
+            return -1;
+        }
+    }
+    if (access_init(&app.access, cfg->allow, cfg->n_allow, cfg->auth, cfg->n_auth, cfg->auth_file,
+                    err, sizeof(err)) == -1) {
+        fprintf(stderr, "dispatch-proxy: %s\n", err);
+        return -1;
+    }
+    app.sh.access = &app.access;
+    return 0;
+}
+
 static void
 signal_cb(struct loop_io *io, unsigned events)
 {
@@ -64,8 +123,10 @@ signal_cb(struct loop_io *io, unsigned events)
 
     DP_UNUSED(events);
     while (read(io->fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-        if (si.ssi_signo == SIGHUP)
-            continue; /* reserved for reloading credentials */
+        if (si.ssi_signo == SIGHUP) {
+            reload_credentials();
+            continue;
+        }
         log_info("Signal %s received, shutting down", strsignal((int)si.ssi_signo));
         for (unsigned i = 0; i < app.n_servers; i++)
             server_stop(&app.servers[i]);
@@ -159,6 +220,39 @@ setup_links(struct config *cfg)
     return 0;
 }
 
+/* Policy, link health settings, probe target (resolved once, here). */
+static int
+setup_health(struct config *cfg)
+{
+    char err[300];
+
+    health_init(&app.health);
+    if (cfg->probe[0] != '\0' && health_set_probe(&app.health, cfg->probe, err, sizeof(err)) == -1) {
+        fprintf(stderr, "dispatch-proxy: %s\n", err);
+        return -1;
+    }
+    app.health.probe_up = cfg->probe_up;
+    app.health.probe_interval_ms = cfg->probe_interval_ms;
+    app.health.probe_timeout_ms =
+        cfg->connect_timeout_ms < cfg->probe_interval_ms ? cfg->connect_timeout_ms
+                                                         : cfg->probe_interval_ms;
+    app.health.adaptive = cfg->policy == POLICY_ADAPTIVE;
+    for (unsigned i = 0; i < cfg->n_links; i++) {
+        app.links[i].index = i;
+        app.links[i].fail_threshold = cfg->fail_threshold;
+        app.links[i].trials = !app.health.probing; /* no probe: real connections retry */
+    }
+    if (balancer_set_policy(&app.bal, (enum balancer_policy)cfg->policy, cfg->sticky_ttl_ms,
+                            BALANCER_STICKY_ENTRIES) == -1) {
+        fprintf(stderr, "dispatch-proxy: out of memory\n");
+        return -1;
+    }
+    dialer_set_race_delay(cfg->race_delay_ms);
+    if (cfg->policy != POLICY_WRR)
+        log_info("Policy: %s", balancer_policy_name((enum balancer_policy)cfg->policy));
+    return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -183,7 +277,7 @@ main(int argc, char **argv)
         return iface_list(stdout) == 0 ? 0 : 1;
     log_threshold = cfg->verbosity < 0 ? LOG_WARN : (enum log_level)(LOG_INFO + cfg->verbosity);
 
-    if (setup_links(cfg) == -1)
+    if (setup_access(cfg) == -1 || setup_links(cfg) == -1 || setup_health(cfg) == -1)
         return 2;
 
     nofile = raise_nofile();
@@ -252,6 +346,10 @@ main(int argc, char **argv)
         if (!dialer_binds_device())
             log_warn("this build does not bind sockets to interfaces (NOBIND): Linux may "
                      "send connections out of the wrong uplink");
+        if (!access_guarded(cfg) && access_exposure((struct sockaddr *)&ss) != ACCESS_LOOPBACK)
+            log_warn("listening on %s without -auth or -allow: anyone who can reach it can "
+                     "use this proxy to reach any host through your links (an open proxy)",
+                     host);
         log_info("SOCKS server started at %s%s%s:%u", ss.ss_family == AF_INET6 ? "[" : "", host,
                  ss.ss_family == AF_INET6 ? "]" : "", cfg->listen_port);
     }
@@ -263,6 +361,7 @@ main(int argc, char **argv)
     }
     loop_io_init(&app.signal_io, sfd, signal_cb);
     loop_io_set(app.servers[0].loop, &app.signal_io, LOOP_READ);
+    health_start(&app.health, app.servers[0].loop, &app.bal);
 
     for (unsigned i = 1; i < app.n_servers; i++)
         pthread_create(&threads[i], NULL, server_thread, &app.servers[i]);
@@ -275,7 +374,11 @@ main(int argc, char **argv)
 
     loop_io_stop(app.servers[0].loop, &app.signal_io);
     close(sfd);
+    health_log_status(&app.health, LOG_DEBUG);
+    health_stop(&app.health);
+    balancer_destroy(&app.bal);
     resolver_free(app.sh.resolver);
+    access_free(&app.access);
     for (unsigned i = 0; i < app.n_servers; i++)
         server_destroy(&app.servers[i]);
     bufpool_trim();

@@ -211,12 +211,17 @@ static void
 pump(struct relay *r, int pump_up, int pump_down)
 {
     int err = 0;
+    uint64_t up0 = r->up.bytes, down0 = r->down.bytes;
 
     r->last_active_ms = loop_now(r->loop);
     if (pump_up)
         err = half_pump(&r->up, r->client.fd, r->remote.fd, r->use_splice);
     if (err == 0 && pump_down)
         err = half_pump(&r->down, r->remote.fd, r->client.fd, r->use_splice);
+    if (r->count_up != NULL && r->up.bytes != up0)
+        atomic_fetch_add_explicit(r->count_up, r->up.bytes - up0, memory_order_relaxed);
+    if (r->count_down != NULL && r->down.bytes != down0)
+        atomic_fetch_add_explicit(r->count_down, r->down.bytes - down0, memory_order_relaxed);
     if (err == 0 && r->up.shut && r->down.shut) {
         r->done(r, 0);
         return;

@@ -8,6 +8,7 @@
 #ifndef DP_RELAY_H
 #define DP_RELAY_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -32,6 +33,9 @@ struct relay {
     struct relay_half down; /* remote -> client */
     uint64_t last_active_ms; /* loop time of the last event: what the idle timeout checks */
     int use_splice;
+    /* Optional live totals (the link's counters, read by -policy adaptive): bytes are
+     * added as they move, once per event. NULL: not counted. */
+    _Atomic uint64_t *count_up, *count_down;
     /* Called once when both directions are done (err 0) or one side failed (err errno). */
     void (*done)(struct relay *r, int err);
 };

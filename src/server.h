@@ -10,6 +10,7 @@
 #include "loop.h"
 #include "session.h"
 
+struct access;
 struct config;
 struct balancer;
 struct resolver;
@@ -19,6 +20,7 @@ struct shared {
     const struct config *cfg;
     struct balancer *bal;
     struct resolver *resolver;
+    struct access *access;      /* -allow, -auth: who may use the proxy */
     _Atomic unsigned n_clients; /* live sessions, all threads */
     _Atomic uint64_t next_id;
     _Atomic uint64_t n_accepted, n_refused_full;

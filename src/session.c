@@ -11,26 +11,30 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "access.h"
 #include "balancer.h"
 #include "common.h"
 #include "config.h"
 #include "dialer.h"
 #include "errmap.h"
+#include "http_proxy.h"
 #include "link.h"
 #include "log.h"
 #include "resolver.h"
 #include "server.h"
+#include "socks4.h"
 #include "socks5.h"
 #include "target.h"
 
 #define HS_IN_MAX 2048      /* greeting + auth + request of SOCKS5 fit in ~1 KiB */
 #define DRAIN_MS 2000       /* how long an error reply waits for the client's EOF */
 
-enum proto { PROTO_UNKNOWN, PROTO_SOCKS5 };
+enum proto { PROTO_UNKNOWN, PROTO_SOCKS5, PROTO_SOCKS4 };
 
 struct handshake {
     struct session *session;
     enum proto proto;
+    int denied;         /* the client's address is not in -allow: refuse its request */
     size_t in_len, pos; /* bytes received; bytes consumed by complete messages */
     struct target target;
     struct resolve_req *resolve;
@@ -57,6 +61,43 @@ set_state(struct session *s, enum session_state st)
         log_msg(LOG_DEBUG, "#%llu %s -> %s", (unsigned long long)s->id, state_names[s->state],
                 state_names[st]);
     s->state = st;
+}
+
+void
+session_set_state(struct session *s, enum session_state st)
+{
+    set_state(s, st);
+}
+
+static struct access *
+access_of(const struct session *s)
+{
+    return s->srv->sh->access;
+}
+
+static int
+auth_required(const struct session *s)
+{
+    return access_of(s) != NULL && access_auth_required(access_of(s));
+}
+
+void
+session_attach_link(struct session *s, struct link *link)
+{
+    s->link = link;
+    atomic_fetch_add_explicit(&link->n_active, 1, memory_order_relaxed);
+    s->relay.count_up = &link->bytes_up; /* live: the relay adds as bytes move */
+    s->relay.count_down = &link->bytes_down;
+}
+
+void
+session_release_link(struct session *s)
+{
+    if (s->link != NULL) {
+        atomic_fetch_sub_explicit(&s->link->n_active, 1, memory_order_relaxed);
+    }
+    s->relay.count_up = s->relay.count_down = NULL;
+    s->link = NULL;
 }
 
 static void
@@ -90,13 +131,10 @@ session_close(struct session *s)
     set_state(s, S_CLOSED);
     loop_timer_stop(loop, &s->timer);
     free_handshake(s);
+    if (s->http != NULL)
+        http_proxy_free(s);
     relay_stop(&s->relay);
-    if (s->link != NULL) {
-        atomic_fetch_sub_explicit(&s->link->n_active, 1, memory_order_relaxed);
-        atomic_fetch_add_explicit(&s->link->bytes_up, s->relay.up.bytes, memory_order_relaxed);
-        atomic_fetch_add_explicit(&s->link->bytes_down, s->relay.down.bytes,
-                                  memory_order_relaxed);
-    }
+    session_release_link(s);
     log_debug("#%llu closed (sent %llu B, received %llu B)", (unsigned long long)s->id,
               (unsigned long long)s->relay.up.bytes, (unsigned long long)s->relay.down.bytes);
     if (s->relay.client.fd != -1)
@@ -155,11 +193,34 @@ fail_with_reply(struct session *s, const void *reply, size_t len)
     loop_timer_start(loop, &s->timer, DRAIN_MS);
 }
 
+void
+session_fail(struct session *s, const void *reply, size_t len)
+{
+    fail_with_reply(s, reply, len);
+}
+
 static void
 socks5_fail(struct session *s, int rep)
 {
     uint8_t out[SOCKS5_REPLY_MAX];
     fail_with_reply(s, out, socks5_write_reply(out, (uint8_t)rep, NULL));
+}
+
+static void
+socks4_fail(struct session *s)
+{
+    uint8_t out[SOCKS4_REPLY_LEN];
+    fail_with_reply(s, out, socks4_write_reply(out, SOCKS4_REP_REJECTED, NULL));
+}
+
+/* A request failed for cause err (errno or DP_ERR_*): the client's protocol's answer. */
+static void
+request_fail(struct session *s, int err)
+{
+    if (s->hs != NULL && s->hs->proto == PROTO_SOCKS4)
+        socks4_fail(s);
+    else
+        socks5_fail(s, errmap_socks5_rep(err));
 }
 
 static void
@@ -179,25 +240,31 @@ relay_done(struct relay *r, int err)
     session_close(s);
 }
 
-static void
-start_relay(struct session *s)
+int
+session_relay(struct session *s, const void *initial, size_t initial_len)
 {
-    struct handshake *hs = s->hs;
-    const uint8_t *rest = hs->in + hs->pos;
-    size_t rest_len = hs->in_len - hs->pos;
-
     loop_timer_stop(s->srv->loop, &s->timer);
     set_state(s, S_RELAY);
     if (s->srv->sh->cfg->idle_timeout_ms > 0)
         loop_timer_start(s->srv->loop, &s->timer, s->srv->sh->cfg->idle_timeout_ms);
     s->relay.done = relay_done;
-    /* relay_start copies the pipelined bytes before the handshake memory goes away. */
-    if (relay_start(&s->relay, s->srv->loop, rest, rest_len) == -1) {
+    /* relay_start copies the pipelined bytes before the caller's memory goes away. */
+    if (relay_start(&s->relay, s->srv->loop, initial, initial_len) == -1) {
         session_close(s);
-        return;
+        return -1;
     }
-    s->hs = NULL;
-    free(hs);
+    return 0;
+}
+
+static void
+start_relay(struct session *s)
+{
+    struct handshake *hs = s->hs;
+
+    if (session_relay(s, hs->in + hs->pos, hs->in_len - hs->pos) == 0) {
+        s->hs = NULL;
+        free(hs);
+    }
 }
 
 static void
@@ -208,15 +275,15 @@ dial_done(struct dialer *d, int fd, int err)
     struct sockaddr_storage local;
     socklen_t len = sizeof(local);
     uint8_t out[SOCKS5_REPLY_MAX];
+    size_t out_len;
 
     if (fd == -1) {
         log_debug("#%llu connect failed: %s", (unsigned long long)s->id, errmap_text(err));
-        socks5_fail(s, errmap_socks5_rep(err));
+        request_fail(s, err);
         return;
     }
     s->relay.remote.fd = fd;
-    s->link = dialer_link(d);
-    atomic_fetch_add_explicit(&s->link->n_active, 1, memory_order_relaxed);
+    session_attach_link(s, dialer_link(d));
     if (getsockname(fd, (struct sockaddr *)&local, &len) == -1) {
         session_close(s);
         return;
@@ -230,8 +297,11 @@ dial_done(struct dialer *d, int fd, int err)
         log_debug("#%llu connected via %s (source %s)", (unsigned long long)s->id, s->link->label,
                   a);
     }
-    if (send_reply(s, out, socks5_write_reply(out, SOCKS5_REP_OK, (struct sockaddr *)&local)) ==
-        -1) {
+    if (hs->proto == PROTO_SOCKS4)
+        out_len = socks4_write_reply(out, SOCKS4_REP_GRANTED, (struct sockaddr *)&local);
+    else
+        out_len = socks5_write_reply(out, SOCKS5_REP_OK, (struct sockaddr *)&local);
+    if (send_reply(s, out, out_len) == -1) {
         session_close(s);
         return;
     }
@@ -247,6 +317,7 @@ start_dial(struct session *s)
     loop_timer_stop(s->srv->loop, &s->timer); /* the dialer has its own per-attempt timer */
     s->hs->dialer.id = s->id;
     s->hs->dialer.done = dial_done;
+    dialer_set_affinity(&s->hs->dialer, s->srv->sh->bal, s->relay.client.fd, &s->hs->target);
     dialer_start(&s->hs->dialer, s->srv->loop, s->srv->sh->bal, cfg->connect_timeout_ms);
 }
 
@@ -264,7 +335,7 @@ resolve_done(void *arg, int err, struct addrinfo *res)
                   gai_strerror(err));
         if (res != NULL)
             freeaddrinfo(res);
-        socks5_fail(s, errmap_socks5_rep(DP_ERR_RESOLVE));
+        request_fail(s, DP_ERR_RESOLVE);
         return;
     }
     dialer_add_addrinfo(&hs->dialer, res);
@@ -305,7 +376,7 @@ connect_target(struct session *s)
         hs->resolve = resolver_submit(s->srv->sh->resolver, s->srv->loop, t->host, t->port,
                                       resolve_done, s);
         if (hs->resolve == NULL)
-            socks5_fail(s, SOCKS5_REP_GENERAL);
+            request_fail(s, ENOMEM);
     }
 }
 
@@ -331,11 +402,58 @@ socks5_step(struct session *s)
             return 0;
         }
         hs->pos += used;
+        if (!hs->denied && auth_required(s)) {
+            /* Credentials are required: username/password or nothing. (A denied client
+             * is not asked for them: it gets REP 2 to its request.) */
+            if (!g.offers_userpass) {
+                log_debug("#%llu SOCKS5 client offers no username/password method; -auth "
+                          "requires it",
+                          (unsigned long long)s->id);
+                fail_with_reply(s, out, socks5_write_method(out, SOCKS5_METHOD_REJECT));
+                return 0;
+            }
+            if (send_reply(s, out, socks5_write_method(out, SOCKS5_METHOD_USERPASS)) == -1) {
+                session_close(s);
+                return 0;
+            }
+            set_state(s, S_AUTH);
+            return 1;
+        }
         if (!g.offers_none) {
             fail_with_reply(s, out, socks5_write_method(out, SOCKS5_METHOD_REJECT));
             return 0;
         }
         if (send_reply(s, out, socks5_write_method(out, SOCKS5_METHOD_NONE)) == -1) {
+            session_close(s);
+            return 0;
+        }
+        set_state(s, S_REQUEST);
+        return 1;
+    }
+    if (s->state == S_AUTH) {
+        struct socks5_auth a;
+        int ok;
+        st = socks5_parse_auth(p, len, &used, &a);
+        if (st == PARSE_MORE)
+            return 0;
+        if (st == PARSE_ERROR) {
+            session_close(s);
+            return 0;
+        }
+        hs->pos += used;
+        /* Lengths, not strcmp: RFC 1929 fields may hold NUL bytes. */
+        ok = access_check(access_of(s), (const uint8_t *)a.user, a.user_len,
+                          (const uint8_t *)a.pass, a.pass_len);
+        access_wipe(a.pass, sizeof(a.pass));
+        if (!ok) {
+            char name[300];
+            log_debug("#%llu SOCKS5 authentication failed for user \"%s\"",
+                      (unsigned long long)s->id,
+                      log_escape(name, sizeof(name), a.user, a.user_len));
+            fail_with_reply(s, out, socks5_write_auth_status(out, 0));
+            return 0;
+        }
+        if (send_reply(s, out, socks5_write_auth_status(out, 1)) == -1) {
             session_close(s);
             return 0;
         }
@@ -356,6 +474,10 @@ socks5_step(struct session *s)
             return 0;
         }
         hs->pos += used;
+        if (hs->denied) {
+            socks5_fail(s, SOCKS5_REP_NOT_ALLOWED);
+            return 0;
+        }
         if (req.cmd != SOCKS5_CMD_CONNECT) {
             socks5_fail(s, SOCKS5_REP_CMD_UNSUPPORTED);
             return 0;
@@ -367,6 +489,68 @@ socks5_step(struct session *s)
         return 0;
     }
     return 0;
+}
+
+/* The one SOCKS4/4a message: the request. Same return convention as socks5_step. */
+static int
+socks4_step(struct session *s)
+{
+    static atomic_int warned;
+    struct handshake *hs = s->hs;
+    struct socks4_request req;
+    size_t used = 0;
+    int rep = SOCKS4_REP_REJECTED;
+    enum parse_status st;
+
+    st = socks4_parse_request(hs->in + hs->pos, hs->in_len - hs->pos, &used, &req, &rep);
+    if (st == PARSE_MORE)
+        return 0;
+    if (st == PARSE_ERROR) {
+        if (rep < 0)
+            session_close(s);
+        else
+            socks4_fail(s);
+        return 0;
+    }
+    hs->pos += used;
+    if (hs->denied) {
+        socks4_fail(s);
+        return 0;
+    }
+    if (auth_required(s)) {
+        /* SOCKS4 has no password field: it cannot pass -auth. Say so once plainly (the
+         * usual cause is the Windows system proxy setting), then only with -v. */
+        if (!atomic_exchange(&warned, 1))
+            log_warn("refusing SOCKS4 clients: -auth is set and SOCKS4 cannot carry a "
+                     "password; point them at SOCKS5 or HTTP with credentials instead");
+        log_debug("#%llu SOCKS4 request refused: authentication required",
+                  (unsigned long long)s->id);
+        socks4_fail(s);
+        return 0;
+    }
+    if (req.cmd != SOCKS4_CMD_CONNECT) {
+        socks4_fail(s);
+        return 0;
+    }
+    hs->target = req.target;
+    loop_io_set(s->srv->loop, &s->relay.client, 0);
+    connect_target(s);
+    return 0;
+}
+
+/* HTTP from here on: src/http_proxy.c runs the session, starting from the bytes read. */
+static void
+start_http(struct session *s)
+{
+    struct handshake *hs = s->hs;
+    int rc;
+
+    loop_timer_stop(s->srv->loop, &s->timer);
+    s->hs = NULL;
+    rc = http_proxy_start(s, hs->in, hs->in_len, hs->denied);
+    free(hs);
+    if (rc == -1)
+        session_close(s);
 }
 
 static void
@@ -381,7 +565,7 @@ handshake_cb(struct loop_io *io, unsigned events)
         return;
     if (hs->in_len == sizeof(hs->in)) {
         /* A message longer than any valid one. */
-        socks5_fail(s, SOCKS5_REP_GENERAL);
+        request_fail(s, ENOMEM);
         return;
     }
     n = recv(io->fd, hs->in + hs->in_len, sizeof(hs->in) - hs->in_len, 0);
@@ -393,8 +577,15 @@ handshake_cb(struct loop_io *io, unsigned events)
         return;
     hs->in_len += (size_t)n;
     if (hs->proto == PROTO_UNKNOWN) {
-        if (hs->in[0] == SOCKS5_VERSION) {
+        uint8_t b = hs->in[0];
+        if (b == SOCKS5_VERSION) {
             hs->proto = PROTO_SOCKS5;
+        } else if (b == SOCKS4_VERSION) {
+            hs->proto = PROTO_SOCKS4;
+            set_state(s, S_REQUEST);
+        } else if ((b >= 'A' && b <= 'Z') || (b >= 'a' && b <= 'z')) {
+            start_http(s); /* a method name: GET, CONNECT, ... */
+            return;
         } else {
             char first[8];
             log_debug("#%llu unknown protocol (first byte %s)", (unsigned long long)s->id,
@@ -403,8 +594,11 @@ handshake_cb(struct loop_io *io, unsigned events)
             return;
         }
     }
-    while (hs->pos < hs->in_len && socks5_step(s))
-        ;
+    if (hs->proto == PROTO_SOCKS4)
+        socks4_step(s);
+    else
+        while (hs->pos < hs->in_len && socks5_step(s))
+            ;
 }
 
 static void
@@ -433,7 +627,7 @@ timer_cb(struct loop_timer *t)
     log_debug("#%llu handshake timeout in state %s", (unsigned long long)s->id,
               state_names[s->state]);
     if (s->state == S_RESOLVING)
-        socks5_fail(s, SOCKS5_REP_HOST_UNREACH);
+        request_fail(s, DP_ERR_RESOLVE);
     else
         session_close(s);
 }
@@ -453,6 +647,26 @@ session_start(struct server *srv, int fd)
     s->srv = srv;
     s->id = atomic_fetch_add_explicit(&srv->sh->next_id, 1, memory_order_relaxed) + 1;
     s->state = S_GREETING;
+    {
+        /* -allow is checked here, but the refusal waits for the first bytes: they say
+         * which protocol's "not allowed" the client will understand. */
+        struct sockaddr_storage peer;
+        socklen_t plen = sizeof(peer);
+        if (srv->sh->access != NULL &&
+            (getpeername(fd, (struct sockaddr *)&peer, &plen) == -1 ||
+             !access_client_allowed(srv->sh->access, (struct sockaddr *)&peer))) {
+            s->hs->denied = 1;
+            if (log_threshold >= LOG_DEBUG) {
+                char a[INET6_ADDRSTRLEN] = "?";
+                if (peer.ss_family == AF_INET)
+                    inet_ntop(AF_INET, &((struct sockaddr_in *)&peer)->sin_addr, a, sizeof(a));
+                else if (peer.ss_family == AF_INET6)
+                    inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&peer)->sin6_addr, a, sizeof(a));
+                log_debug("#%llu client %s is not in -allow: refusing it",
+                          (unsigned long long)s->id, a);
+            }
+        }
+    }
     relay_init(&s->relay);
     loop_io_init(&s->relay.client, fd, handshake_cb);
     loop_io_init(&s->relay.remote, -1, NULL);

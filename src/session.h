@@ -4,6 +4,7 @@
 #define DP_SESSION_H
 
 #include <sys/queue.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "loop.h"
@@ -11,6 +12,7 @@
 
 struct server;
 struct handshake;
+struct http_proxy;
 struct link;
 
 enum session_state {
@@ -32,6 +34,7 @@ struct session {
     struct relay relay; /* holds the client and remote ios */
     struct loop_timer timer;
     struct handshake *hs; /* NULL once relaying */
+    struct http_proxy *http; /* HTTP proxy clients: src/http_proxy.c runs the session */
     struct link *link;
     struct loop_work free_work;
 };
@@ -43,5 +46,19 @@ int session_start(struct server *srv, int fd);
 void session_close(struct session *s);
 
 const char *session_state_name(enum session_state st);
+
+/* For protocol modules that run a session themselves (src/http_proxy.c). */
+void session_set_state(struct session *s, enum session_state st);
+/* Relays between the client and s->relay.remote.fd (connected), sending initial (bytes
+ * the client already sent) first. Returns 0, or -1 when the session was closed. */
+int session_relay(struct session *s, const void *initial, size_t initial_len);
+/* Sends reply (len may be 0), then shuts down the write side and drains the client
+ * until EOF before closing, so the reply is not lost to a RST. */
+void session_fail(struct session *s, const void *reply, size_t len);
+/* The session's outgoing connection now goes through link (counted as active). */
+void session_attach_link(struct session *s, struct link *link);
+/* Adds the connection's byte counts to its link and stops counting it as active (an HTTP
+ * client moving to another origin); session_close does it for the last one. */
+void session_release_link(struct session *s);
 
 #endif

@@ -78,12 +78,16 @@ def socks5_connect(proxy, host, port, timeout=10):
     return sock, read_reply(sock)
 
 
-def bound_device(host, port, prefix=()):
-    """The device an established TCP socket with local address host:port is bound to
-    (SO_BINDTODEVICE), as `ss` reports it, or None when it is not bound to one."""
-    local = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-    res = subprocess.run([*prefix, "ss", "-tnH", "state", "established", "src", local],
+def bound_device(host, port, peer, prefix=()):
+    """The device an established TCP socket from host:port to peer (host, port) is bound
+    to (SO_BINDTODEVICE), as `ss` reports it, or None when it is not bound to one. The
+    peer is needed: with IP_BIND_ADDRESS_NO_PORT one source port serves many peers."""
+    def fmt(h, p):
+        return f"[{h}]:{p}" if ":" in h else f"{h}:{p}"
+    res = subprocess.run([*prefix, "ss", "-tnH", "state", "established", "src", fmt(host, port),
+                          "dst", fmt(*peer)],
                          capture_output=True, text=True, timeout=10, check=True)
+    local = fmt(host, port)
     lines = res.stdout.splitlines()
     assert len(lines) == 1, f"expected one socket from {local}, ss says: {res.stdout!r}"
     address = lines[0].split()[2]  # Recv-Q Send-Q Local Peer; Local is ADDR[%DEV]:PORT

@@ -13,6 +13,8 @@ import pytest
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 STARTED = re.compile(r"SOCKS server started at (\[[^\]]+\]|[^\s:]+):(\d+)")
+SANITIZER = re.compile(r"ERROR: (Address|Leak|Thread|Memory)Sanitizer|runtime error:|"
+                       r"SUMMARY: \w+Sanitizer")
 
 
 class Proxy:
@@ -22,10 +24,12 @@ class Proxy:
         self.argv = argv
         self.lines = []
         self.port = None
+        self.killed = False
         self._started = threading.Event()
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE, text=True, errors="replace")
-        threading.Thread(target=self._drain, daemon=True).start()
+        self._drainer = threading.Thread(target=self._drain, daemon=True)
+        self._drainer.start()
 
     def _drain(self):
         for line in self.proc.stderr:
@@ -51,6 +55,27 @@ class Proxy:
     def log(self):
         return "\n".join(self.lines[-60:])
 
+    def problems(self):
+        """After stop(): why this proxy's run was not clean (a sanitizer report on stderr
+        or in a log_path file, a non-zero exit, no exit on SIGTERM), or None."""
+        self._drainer.join(5)
+        found = [line for line in self.lines if SANITIZER.search(line)]
+        for var in ("ASAN_OPTIONS", "UBSAN_OPTIONS"):  # make SAN=1 sends reports to files
+            m = re.search(r"(?:^|:)log_path=([^:]+)", os.environ.get(var, ""))
+            report = m and Path(f"{m.group(1)}.{self.proc.pid}")
+            if report and report.exists():
+                found.append(f"{report}:\n{report.read_text(errors='replace')[:20000]}")
+        status = self.proc.returncode
+        if not found and status == 0:
+            return None
+        # All of stderr from the first report on: a stack trace is useless cut short.
+        first = next((i for i, line in enumerate(self.lines) if SANITIZER.search(line)), None)
+        stderr = "\n".join(self.lines[first:first + 400]) if first is not None else self.log()
+        what = "sanitizer report" if found else \
+            "no exit on SIGTERM (killed)" if self.killed else f"exit status {status}"
+        return f"proxy {self.argv}: {what}\nstderr:\n{stderr}" + \
+            "".join(f"\n{f}" for f in found if f.startswith("/"))
+
     def stop(self, timeout=5):
         """SIGTERM, then SIGKILL if still running; returns the exit status."""
         if self.proc.poll() is None:
@@ -58,6 +83,7 @@ class Proxy:
             try:
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
+                self.killed = True
                 self.proc.kill()
                 self.proc.wait()
         return self.proc.returncode
@@ -106,8 +132,14 @@ def start_proxy(dp_bin):
         return proxy.wait_started()
 
     yield start
+    problems = []
     for proxy in proxies:
         proxy.stop()
+        problems.append(proxy.problems())
+    # A sanitizer report, a crash or a hang at exit fails the test even if it passed.
+    problems = [p for p in problems if p]
+    if problems:
+        pytest.fail("\n\n".join(problems), pytrace=False)
 
 
 def need_root():

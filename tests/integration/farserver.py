@@ -10,6 +10,10 @@ once every listener is up, then serves until killed. Modes:
   echo    sends back every byte it receives; on EOF finishes sending, then closes
   digest  reads until EOF, then answers "<bytes received> <sha256 hex>\\n" followed by
           DIGEST_TAIL bytes of pattern data, then closes (for half-close tests)
+  stream  reads one line "<n>\\n", then sends stream_bytes(n) (generated as it goes, so
+          any size costs little memory) and closes
+  reset   once the client sends anything, sends RESET_AFTER bytes of pattern data and
+          then resets the connection (SO_LINGER 0 close) instead of closing it
 
 Run it as a separate process (inside a namespace with `ip netns exec`) so its
 sockets never share a file-descriptor limit with the proxy or the client.
@@ -17,19 +21,41 @@ sockets never share a file-descriptor limit with the proxy or the client.
 
 import hashlib
 import ipaddress
+import random
 import resource
 import selectors
 import socket
+import struct
 import sys
 
 DIGEST_TAIL = 256 * 1024
 MAX_PENDING = 256 * 1024  # stop reading while this much output waits (backpressure)
+RESET_AFTER = 256 * 1024
+STREAM_SEED, STREAM_CHUNK = 20251125, 1 << 20
 
 
 def pattern(n):
     """n bytes of a deterministic, non-repeating-per-KiB pattern."""
     block = bytes(range(256)) * 4
     return (block * (n // len(block) + 1))[:n]
+
+
+def stream_chunks(n):
+    """stream_bytes(n) in pieces: a seeded pseudo-random stream, so a lost, repeated or
+    reordered block changes the digest (a periodic pattern would hide it)."""
+    rng = random.Random(STREAM_SEED)
+    while n > 0:
+        chunk = rng.randbytes(STREAM_CHUNK)[:n]
+        n -= len(chunk)
+        yield chunk
+
+
+def stream_digest(n):
+    """sha256 hex of stream_bytes(n), computed without holding it all."""
+    h = hashlib.sha256()
+    for chunk in stream_chunks(n):
+        h.update(chunk)
+    return h.hexdigest()
 
 
 def client_ip(sock):
@@ -47,6 +73,18 @@ class Conn:
         self.read_done = False  # peer sent EOF (or we stopped reading for good)
         self.close_after_flush = False
         self.hasher, self.received = hashlib.sha256(), 0
+        self.source = None  # stream: the chunks still to send
+        self.reset_after_flush = False
+
+    def refill(self):
+        """stream: tops the output up from the generator (keeps memory small)."""
+        while self.source is not None and len(self.out) < MAX_PENDING:
+            chunk = next(self.source, None)
+            if chunk is None:
+                self.source = None
+                self.close_after_flush = True
+            else:
+                self.out += chunk
 
     def on_data(self, data):
         if self.mode == "echo":
@@ -62,6 +100,14 @@ class Conn:
                 self.out += b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(body)
                 self.out += body
                 self.close_after_flush = True
+        elif self.mode == "stream":
+            self.inbuf += data
+            if b"\n" in self.inbuf and self.source is None and not self.close_after_flush:
+                self.source = stream_chunks(int(self.inbuf.split(b"\n")[0]))
+                self.refill()
+        elif self.mode == "reset" and not self.reset_after_flush:
+            self.out += pattern(RESET_AFTER)
+            self.reset_after_flush = True
 
     def on_eof(self):
         self.read_done = True
@@ -100,6 +146,8 @@ class Server:
             self.sel.modify(conn.sock, events, conn)
 
     def close(self, conn):
+        if conn.reset_after_flush and not conn.out:
+            conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         self.sel.unregister(conn.sock)
         conn.sock.close()
 
@@ -135,12 +183,13 @@ class Server:
             if events & selectors.EVENT_WRITE and conn.out:
                 sent = conn.sock.send(conn.out)
                 del conn.out[:sent]
+                conn.refill()
         except BlockingIOError:
             pass
         except OSError:
             self.close(conn)
             return
-        if conn.close_after_flush and not conn.out:
+        if (conn.close_after_flush or conn.reset_after_flush) and not conn.out:
             self.close(conn)
             return
         self.update(conn)

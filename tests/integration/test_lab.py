@@ -133,7 +133,8 @@ def test_reply_bnd_addr_names_the_uplink_and_socket_is_bound_to_it(lab, host_pro
         sock, reply = socks5_connect(proxy.addr, FAR_V4, 7)
     with sock:
         assert (reply.rep, reply.host) == (REP_OK, W2_V4)
-        assert bound_device(reply.host, reply.port, prefix=lab.exec_prefix(lab.host)) == "wan2"
+        assert bound_device(reply.host, reply.port, (FAR_V4, 7),
+                            prefix=lab.exec_prefix(lab.host)) == "wan2"
 
 
 # --- failover ---------------------------------------------------------------------------

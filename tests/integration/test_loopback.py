@@ -76,7 +76,7 @@ def assert_outgoing_socket_bound_to_lo(proxy, far):
     sock, reply = socks5_connect(proxy.addr, "127.0.0.1", far.echo)
     with sock:
         assert reply.rep == REP_OK
-        assert bound_device(reply.host, reply.port) == "lo"
+        assert bound_device(reply.host, reply.port, ("127.0.0.1", far.echo)) == "lo"
 
 
 def test_outgoing_socket_is_bound_to_the_links_device(start_proxy, far):

@@ -1,10 +1,12 @@
 /* Balancer: the smooth weighted round robin schedule, exact ratios per cycle, family and
  * exclude filtering, backoff. Links are built by hand: no interface is looked at. */
 #include <pthread.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "balancer.h"
+#include "log.h"
 #include "unit.h"
 
 #define V4 BAL_FAMILY_V4
@@ -18,11 +20,12 @@ static struct balancer bal;
 static int
 setup(unsigned n, const unsigned *ratios)
 {
-    memset(links, 0, sizeof(links));
-    for (unsigned i = 0; i < n; i++) {
-        links[i].spec.kind = LINK_IFACE;
-        snprintf(links[i].spec.name, sizeof(links[i].spec.name), "l%u", i);
-        links[i].spec.ratio = ratios[i];
+    for (unsigned i = 0; i < LINK_MAX; i++) {
+        struct link_spec spec = {.kind = LINK_IFACE, .ratio = i < n ? ratios[i] : 1};
+
+        snprintf(spec.name, sizeof(spec.name), "l%u", i);
+        link_reset(&links[i], &spec);
+        links[i].index = i;
         links[i].has_v4 = 1;
         links[i].has_v6 = 1;
     }
@@ -273,7 +276,7 @@ TEST(exclude_works_for_link_31)
 TEST(backed_off_link_is_skipped_until_backoff_ends)
 {
     ASSERT_EQ(setup(2, (unsigned[]){1, 1}), 0);
-    link_note_failure(&links[0], NOW); /* 1 s */
+    link_note_failure(&links[0], ENETUNREACH, NOW); /* 1 s */
     for (int i = 0; i < 100; i++)
         ASSERT_EQ(balancer_pick(&bal, V4, 0, NOW + 999), 1);
     /* At NOW + 1000 the backoff is over: back to a b a b. */
@@ -287,10 +290,10 @@ TEST(backed_off_link_is_skipped_until_backoff_ends)
 TEST(backed_off_link_returns_after_success)
 {
     ASSERT_EQ(setup(2, (unsigned[]){1, 1}), 0);
-    link_note_failure(&links[1], NOW);
+    link_note_failure(&links[1], ENETUNREACH, NOW);
     ASSERT_EQ(balancer_pick(&bal, V4, 0, NOW), 0);
     ASSERT_EQ(balancer_pick(&bal, V4, 0, NOW), 0);
-    link_note_success(&links[1]);
+    link_note_success(&links[1], 0);
     unsigned seen_b = 0;
     for (int i = 0; i < 4; i++)
         seen_b += balancer_pick(&bal, V4, 0, NOW) == 1;
@@ -302,7 +305,7 @@ TEST(healthy_links_share_a_backed_off_links_turns_by_ratio)
     unsigned count[3] = {0};
 
     ASSERT_EQ(setup(3, (unsigned[]){1, 1, 1}), 0);
-    link_note_failure(&links[0], NOW);
+    link_note_failure(&links[0], ENETUNREACH, NOW);
     for (int i = 0; i < 600; i++)
         count[balancer_pick(&bal, V4, 0, NOW)]++;
     ASSERT_EQ(count[0], 0);
@@ -315,8 +318,8 @@ TEST(all_backed_off_still_picks_in_schedule_order)
     char got[16];
 
     ASSERT_EQ(setup(2, (unsigned[]){3, 2}), 0);
-    link_note_failure(&links[0], NOW);
-    link_note_failure(&links[1], NOW);
+    link_note_failure(&links[0], ENETUNREACH, NOW);
+    link_note_failure(&links[1], ENETUNREACH, NOW);
     pick_string(got, 10, V4, 0, NOW);
     ASSERT_STR_EQ(got, "ababaababa");
 }
@@ -325,8 +328,8 @@ TEST(all_eligible_backed_off_falls_back_to_eligible_only)
 {
     ASSERT_EQ(setup(3, (unsigned[]){1, 1, 1}), 0);
     links[2].has_v6 = 0; /* c cannot serve v6 and is healthy */
-    link_note_failure(&links[0], NOW);
-    link_note_failure(&links[1], NOW);
+    link_note_failure(&links[0], ENETUNREACH, NOW);
+    link_note_failure(&links[1], ENETUNREACH, NOW);
     for (int i = 0; i < 100; i++) {
         int k = balancer_pick(&bal, V6, 0, NOW);
 
@@ -336,6 +339,280 @@ TEST(all_eligible_backed_off_falls_back_to_eligible_only)
     for (int i = 0; i < 100; i++)
         ASSERT_EQ(balancer_pick(&bal, V6, 1u << 0, NOW), 1);
     ASSERT_EQ(balancer_pick(&bal, V6, 1u << 0 | 1u << 1, NOW), -1);
+}
+
+/* ---- health: down links ---- */
+
+static void
+make_down(unsigned i, uint64_t now)
+{
+    links[i].fail_threshold = 1;
+    link_note_failure(&links[i], ENETUNREACH, now);
+}
+
+TEST(down_link_is_skipped_and_the_others_keep_their_ratios)
+{
+    unsigned count[3] = {0};
+
+    ASSERT_EQ(setup(3, (unsigned[]){3, 1, 2}), 0);
+    links[1].trials = 0; /* as with -probe: no real connection retries it */
+    make_down(1, NOW);
+    for (int i = 0; i < 5000; i++)
+        count[balancer_pick(&bal, V4, 0, NOW + 100000)]++;
+    ASSERT_EQ(count[1], 0);
+    ASSERT_EQ(count[0], 3000);
+    ASSERT_EQ(count[2], 2000);
+}
+
+TEST(all_down_links_are_still_tried)
+{
+    char got[16];
+
+    ASSERT_EQ(setup(2, (unsigned[]){1, 1}), 0);
+    links[0].trials = links[1].trials = 0;
+    make_down(0, NOW);
+    make_down(1, NOW);
+    pick_string(got, 4, V4, 0, NOW);
+    ASSERT_STR_EQ(got, "abab");
+}
+
+TEST(down_link_gets_exactly_one_trial_when_due)
+{
+    struct balancer_req r = {.family_mask = V4, .now_ms = NOW + 1000};
+    unsigned trials = 0, count[2] = {0};
+
+    ASSERT_EQ(setup(2, (unsigned[]){1, 1}), 0);
+    make_down(0, NOW);
+    for (int i = 0; i < 100; i++) {
+        int k = balancer_choose(&bal, &r);
+
+        count[k]++;
+        trials += r.trial;
+        if (r.trial)
+            ASSERT_EQ(k, 0);
+    }
+    ASSERT_EQ(trials, 1);
+    ASSERT_EQ(count[0], 1);
+    ASSERT_EQ(count[1], 99);
+    link_note_success(&links[0], NOW + 1100); /* the trial worked */
+    for (int i = 0; i < 100; i++)
+        count[balancer_choose(&bal, &r)]++;
+    ASSERT_EQ(count[0], 51);
+}
+
+TEST(no_trial_before_it_is_due)
+{
+    struct balancer_req r = {.family_mask = V4, .now_ms = NOW + 999};
+
+    ASSERT_EQ(setup(2, (unsigned[]){1, 1}), 0);
+    make_down(0, NOW);
+    for (int i = 0; i < 50; i++) {
+        ASSERT_EQ(balancer_choose(&bal, &r), 1);
+        ASSERT_EQ(r.trial, 0);
+    }
+}
+
+TEST(suspect_links_are_preferred_to_down_ones)
+{
+    ASSERT_EQ(setup(3, (unsigned[]){1, 1, 1}), 0);
+    links[0].trials = 0;
+    make_down(0, NOW);
+    link_note_failure(&links[1], ENETUNREACH, NOW); /* suspect, resting */
+    link_note_failure(&links[2], ENETUNREACH, NOW);
+    for (int i = 0; i < 100; i++)
+        ASSERT(balancer_pick(&bal, V4, 0, NOW) != 0);
+}
+
+/* ---- lc ---- */
+
+TEST(lc_picks_the_least_loaded_link)
+{
+    ASSERT_EQ(setup(3, (unsigned[]){1, 1, 1}), 0);
+    balancer_set_policy(&bal, POLICY_LC, 0, 0);
+    atomic_store(&links[0].n_active, 5);
+    atomic_store(&links[1].n_active, 2);
+    atomic_store(&links[2].n_active, 3);
+    ASSERT_EQ(balancer_pick(&bal, V4, 0, NOW), 1);
+    atomic_store(&links[1].n_connecting, 2); /* connecting counts too: 4 */
+    ASSERT_EQ(balancer_pick(&bal, V4, 0, NOW), 2);
+    balancer_destroy(&bal);
+}
+
+TEST(lc_divides_load_by_ratio)
+{
+    ASSERT_EQ(setup(2, (unsigned[]){3, 1}), 0);
+    balancer_set_policy(&bal, POLICY_LC, 0, 0);
+    atomic_store(&links[0].n_active, 5); /* 5/3 < 2/1 */
+    atomic_store(&links[1].n_active, 2);
+    ASSERT_EQ(balancer_pick(&bal, V4, 0, NOW), 0);
+    atomic_store(&links[0].n_active, 7); /* 7/3 > 2/1 */
+    ASSERT_EQ(balancer_pick(&bal, V4, 0, NOW), 1);
+    balancer_destroy(&bal);
+}
+
+/* Long connections piling up: lc keeps the links' loads in the ratio. */
+TEST(lc_spreads_concurrent_connections_by_ratio)
+{
+    ASSERT_EQ(setup(2, (unsigned[]){3, 1}), 0);
+    balancer_set_policy(&bal, POLICY_LC, 0, 0);
+    for (int i = 0; i < 400; i++) {
+        int k = balancer_pick(&bal, V4, 0, NOW);
+        atomic_fetch_add(&links[k].n_active, 1);
+    }
+    ASSERT_EQ(atomic_load(&links[0].n_active), 300);
+    ASSERT_EQ(atomic_load(&links[1].n_active), 100);
+    balancer_destroy(&bal);
+}
+
+TEST(lc_ties_follow_the_wrr_schedule)
+{
+    char got[16];
+
+    ASSERT_EQ(setup(2, (unsigned[]){3, 2}), 0);
+    balancer_set_policy(&bal, POLICY_LC, 0, 0);
+    pick_string(got, 10, V4, 0, NOW); /* nothing ever active: all ties */
+    ASSERT_STR_EQ(got, "ababaababa");
+    balancer_destroy(&bal);
+}
+
+TEST(lc_skips_down_links)
+{
+    ASSERT_EQ(setup(2, (unsigned[]){1, 1}), 0);
+    balancer_set_policy(&bal, POLICY_LC, 0, 0);
+    links[0].trials = 0;
+    make_down(0, NOW);
+    atomic_store(&links[1].n_active, 100);
+    for (int i = 0; i < 20; i++)
+        ASSERT_EQ(balancer_pick(&bal, V4, 0, NOW), 1);
+    balancer_destroy(&bal);
+}
+
+/* ---- sticky ---- */
+
+static int
+choose_with(uint64_t affinity, uint32_t exclude, uint64_t now)
+{
+    struct balancer_req r = {
+        .family_mask = V4, .exclude = exclude, .now_ms = now, .affinity = affinity};
+    int k = balancer_choose(&bal, &r);
+
+    if (k >= 0)
+        balancer_connected(&bal, affinity, k, now);
+    return k;
+}
+
+TEST(sticky_same_pair_same_link_new_pairs_by_wrr)
+{
+    unsigned count[3] = {0};
+
+    ASSERT_EQ(setup(3, (unsigned[]){1, 1, 1}), 0);
+    ASSERT_EQ(balancer_set_policy(&bal, POLICY_STICKY, 600000, 1024), 0);
+    ASSERT(balancer_wants_affinity(&bal));
+    for (uint64_t pair = 1; pair <= 30; pair++) {
+        int first = choose_with(pair * 7919, 0, NOW);
+
+        count[first]++;
+        for (int i = 0; i < 5; i++)
+            ASSERT_EQ(choose_with(pair * 7919, 0, NOW + 10), first);
+    }
+    ASSERT_EQ(count[0], 10);
+    ASSERT_EQ(count[1], 10);
+    ASSERT_EQ(count[2], 10);
+    balancer_destroy(&bal);
+}
+
+TEST(sticky_falls_back_when_the_link_is_down_and_sticks_to_the_new_one)
+{
+    int first, second;
+
+    ASSERT_EQ(setup(2, (unsigned[]){1, 1}), 0);
+    ASSERT_EQ(balancer_set_policy(&bal, POLICY_STICKY, 600000, 1024), 0);
+    first = choose_with(42, 0, NOW);
+    links[first].trials = 0;
+    make_down((unsigned)first, NOW);
+    second = choose_with(42, 0, NOW + 1);
+    ASSERT(second != first);
+    link_note_success(&links[first], NOW + 2); /* back up: the pair stays where it went */
+    ASSERT_EQ(choose_with(42, 0, NOW + 3), second);
+    balancer_destroy(&bal);
+}
+
+TEST(sticky_expires_after_ttl)
+{
+    unsigned moved = 0;
+
+    ASSERT_EQ(setup(2, (unsigned[]){1, 1}), 0);
+    ASSERT_EQ(balancer_set_policy(&bal, POLICY_STICKY, 1000, 1024), 0);
+    /* After the TTL a pair is new again: wrr decides, so about half of them move. */
+    for (uint64_t pair = 1; pair <= 20; pair++) {
+        int a = choose_with(pair, 0, NOW);
+        ASSERT_EQ(choose_with(pair, 0, NOW + 999), a);
+        moved += choose_with(pair, 0, NOW + 999 + 1000 + pair) != a;
+    }
+    ASSERT(moved > 0);
+    balancer_destroy(&bal);
+}
+
+TEST(sticky_respects_exclude_for_failover)
+{
+    int first;
+
+    ASSERT_EQ(setup(2, (unsigned[]){1, 1}), 0);
+    ASSERT_EQ(balancer_set_policy(&bal, POLICY_STICKY, 600000, 1024), 0);
+    first = choose_with(77, 0, NOW);
+    ASSERT_EQ(choose_with(77, UINT32_C(1) << first, NOW), 1 - first);
+    balancer_destroy(&bal);
+}
+
+/* ---- adaptive ---- */
+
+TEST(adaptive_without_weights_behaves_like_lc_on_ratios)
+{
+    char got[16];
+
+    ASSERT_EQ(setup(2, (unsigned[]){3, 2}), 0);
+    balancer_set_policy(&bal, POLICY_ADAPTIVE, 0, 0);
+    pick_string(got, 10, V4, 0, NOW);
+    ASSERT_STR_EQ(got, "ababaababa");
+    balancer_destroy(&bal);
+}
+
+TEST(adaptive_weights_steer_concurrent_connections)
+{
+    ASSERT_EQ(setup(2, (unsigned[]){1, 1}), 0);
+    balancer_set_policy(&bal, POLICY_ADAPTIVE, 0, 0);
+    balancer_set_weights(&bal, (uint32_t[]){900000, 300000}); /* measured 30 : 10 */
+    for (int i = 0; i < 400; i++) {
+        int k = balancer_pick(&bal, V4, 0, NOW);
+        atomic_fetch_add(&links[k].n_active, 1);
+    }
+    ASSERT_EQ(atomic_load(&links[0].n_active), 300);
+    ASSERT_EQ(atomic_load(&links[1].n_active), 100);
+    balancer_destroy(&bal);
+}
+
+TEST(adaptive_sequential_picks_follow_the_weights)
+{
+    unsigned count[2] = {0};
+
+    ASSERT_EQ(setup(2, (unsigned[]){1, 1}), 0);
+    balancer_set_policy(&bal, POLICY_ADAPTIVE, 0, 0);
+    balancer_set_weights(&bal, (uint32_t[]){750000, 250000});
+    for (int i = 0; i < 400; i++)
+        count[balancer_pick(&bal, V4, 0, NOW)]++;
+    ASSERT_EQ(count[0], 300);
+    ASSERT_EQ(count[1], 100);
+    balancer_destroy(&bal);
+}
+
+TEST(policy_names_parse)
+{
+    ASSERT_EQ(balancer_policy_parse("wrr"), POLICY_WRR);
+    ASSERT_EQ(balancer_policy_parse("lc"), POLICY_LC);
+    ASSERT_EQ(balancer_policy_parse("sticky"), POLICY_STICKY);
+    ASSERT_EQ(balancer_policy_parse("ADAPTIVE"), POLICY_ADAPTIVE);
+    ASSERT_EQ(balancer_policy_parse("random"), -1);
+    ASSERT_STR_EQ(balancer_policy_name(POLICY_LC), "lc");
 }
 
 /* Several threads share one counter: over a whole number of cycles, the ratio is exact
@@ -377,6 +654,7 @@ TEST(ratio_is_exact_across_threads)
 int
 main(void)
 {
+    log_threshold = LOG_ERROR; /* link transitions log */
     RUN(one_to_one_alternates);
     RUN(three_to_two_is_a_b_a_b_a);
     RUN(five_one_one_is_nginx_sequence);
@@ -406,5 +684,23 @@ main(void)
     RUN(all_backed_off_still_picks_in_schedule_order);
     RUN(all_eligible_backed_off_falls_back_to_eligible_only);
     RUN(ratio_is_exact_across_threads);
+    RUN(down_link_is_skipped_and_the_others_keep_their_ratios);
+    RUN(all_down_links_are_still_tried);
+    RUN(down_link_gets_exactly_one_trial_when_due);
+    RUN(no_trial_before_it_is_due);
+    RUN(suspect_links_are_preferred_to_down_ones);
+    RUN(lc_picks_the_least_loaded_link);
+    RUN(lc_divides_load_by_ratio);
+    RUN(lc_spreads_concurrent_connections_by_ratio);
+    RUN(lc_ties_follow_the_wrr_schedule);
+    RUN(lc_skips_down_links);
+    RUN(sticky_same_pair_same_link_new_pairs_by_wrr);
+    RUN(sticky_falls_back_when_the_link_is_down_and_sticks_to_the_new_one);
+    RUN(sticky_expires_after_ttl);
+    RUN(sticky_respects_exclude_for_failover);
+    RUN(adaptive_without_weights_behaves_like_lc_on_ratios);
+    RUN(adaptive_weights_steer_concurrent_connections);
+    RUN(adaptive_sequential_picks_follow_the_weights);
+    RUN(policy_names_parse);
     UNIT_MAIN_END("balancer");
 }

@@ -2,11 +2,13 @@
  * backoff; and the iface helpers behind them. Looks at interfaces, sends nothing. */
 #include <arpa/inet.h>
 #include <net/if.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "iface.h"
 #include "link.h"
+#include "log.h"
 #include "unit.h"
 
 static char err[256];
@@ -250,7 +252,7 @@ TEST(init_127_0_0_5_is_on_lo)
     ASSERT_STR_EQ(l.label, "127.0.0.5");
     inet_pton(AF_INET, "127.0.0.5", &a);
     ASSERT_EQ(l.src4.sin_addr.s_addr, a.s_addr);
-    ASSERT_EQ(link_refresh(&l, AF_INET), 0);
+    ASSERT_EQ(link_refresh(&l, AF_INET, 0), 0);
 }
 
 TEST(init_ipv6_loopback_is_on_lo)
@@ -320,8 +322,8 @@ TEST(refresh_interface_link_follows_family)
 
     PARSE_OK("lo", &s);
     ASSERT_EQ(link_init(&l, &s, err, sizeof(err)), 0);
-    ASSERT_EQ(link_refresh(&l, AF_INET), 0);
-    ASSERT_EQ(link_refresh(&l, AF_INET6), l.has_v6 ? 0 : -1);
+    ASSERT_EQ(link_refresh(&l, AF_INET, 0), 0);
+    ASSERT_EQ(link_refresh(&l, AF_INET6, 0), l.has_v6 ? 0 : -1);
     ASSERT_EQ(l.has_v4, 1);
     ASSERT_EQ(ntohl(l.src4.sin_addr.s_addr) >> 24, 127);
 }
@@ -333,17 +335,17 @@ TEST(refresh_address_link_checks_family_and_presence)
 
     PARSE_OK("127.0.0.1", &s);
     ASSERT_EQ(link_init(&l, &s, err, sizeof(err)), 0);
-    ASSERT_EQ(link_refresh(&l, AF_INET), 0);
-    ASSERT_EQ(link_refresh(&l, AF_INET6), -1);
+    ASSERT_EQ(link_refresh(&l, AF_INET, 0), 0);
+    ASSERT_EQ(link_refresh(&l, AF_INET6, 0), -1);
 
     PARSE_OK("::1", &s);
     ASSERT_EQ(link_init(&l, &s, err, sizeof(err)), 0);
-    ASSERT_EQ(link_refresh(&l, AF_INET6), 0);
-    ASSERT_EQ(link_refresh(&l, AF_INET), -1);
+    ASSERT_EQ(link_refresh(&l, AF_INET6, 0), 0);
+    ASSERT_EQ(link_refresh(&l, AF_INET, 0), -1);
 
     /* An address that went away: simulated by pointing the spec elsewhere. */
     inet_pton(AF_INET6, "2001:db8::1", &l.spec.addr6);
-    ASSERT_EQ(link_refresh(&l, AF_INET6), -1);
+    ASSERT_EQ(link_refresh(&l, AF_INET6, 0), -1);
 }
 
 TEST(refresh_fails_when_interface_is_gone)
@@ -354,8 +356,8 @@ TEST(refresh_fails_when_interface_is_gone)
     PARSE_OK("lo", &s);
     ASSERT_EQ(link_init(&l, &s, err, sizeof(err)), 0);
     snprintf(l.spec.name, sizeof(l.spec.name), "nosuchif0"); /* as if it was removed */
-    ASSERT_EQ(link_refresh(&l, AF_INET), -1);
-    ASSERT_EQ(link_refresh(&l, AF_UNSPEC), -1);
+    ASSERT_EQ(link_refresh(&l, AF_INET, 0), -1);
+    ASSERT_EQ(link_refresh(&l, AF_UNSPEC, 0), -1);
 }
 
 /* ---- health ---- */
@@ -371,7 +373,7 @@ TEST(backoff_doubles_from_1s_to_30s)
     ASSERT_EQ(link_init(&l, &s, err, sizeof(err)), 0);
     ASSERT_EQ(link_is_backed_off(&l, now), 0);
     for (unsigned i = 0; i < sizeof(expect_ms) / sizeof(expect_ms[0]); i++) {
-        link_note_failure(&l, now);
+        link_note_failure(&l, ENETUNREACH, now);
         ASSERT_EQ(atomic_load(&l.fail_streak), i + 1);
         ASSERT_EQ(atomic_load(&l.skip_until_ms), now + expect_ms[i]);
         ASSERT_EQ(link_is_backed_off(&l, now + expect_ms[i] - 1), 1);
@@ -387,14 +389,14 @@ TEST(success_clears_backoff)
 
     PARSE_OK("lo", &s);
     ASSERT_EQ(link_init(&l, &s, err, sizeof(err)), 0);
-    link_note_failure(&l, 1000);
-    link_note_failure(&l, 1000);
+    link_note_failure(&l, ENETUNREACH, 1000);
+    link_note_failure(&l, ENETUNREACH, 1000);
     ASSERT_EQ(link_is_backed_off(&l, 1500), 1);
-    link_note_success(&l);
+    link_note_success(&l, 0);
     ASSERT_EQ(link_is_backed_off(&l, 1500), 0);
     ASSERT_EQ(atomic_load(&l.fail_streak), 0);
     ASSERT_EQ(atomic_load(&l.skip_until_ms), 0);
-    link_note_failure(&l, 1000); /* the streak starts over at 1 s */
+    link_note_failure(&l, ENETUNREACH, 1000); /* the streak starts over at 1 s */
     ASSERT_EQ(atomic_load(&l.skip_until_ms), 2000);
 }
 
@@ -454,6 +456,7 @@ TEST(default_route_ifaces_never_lists_loopback)
 int
 main(void)
 {
+    log_threshold = LOG_ERROR; /* link transitions log */
     RUN(parse_ipv4_without_ratio_defaults_to_1);
     RUN(parse_ipv4_with_ratio);
     RUN(parse_ipv6_bare);
