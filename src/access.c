@@ -179,6 +179,7 @@ build_table(const struct access *a, struct access_cred **out, size_t *n_out, cha
     size_t linecap = 0;
     ssize_t got;
     FILE *f = NULL;
+    int rc = -1;
 
     for (unsigned i = 0; i < a->n_auth_args; i++) {
         if (access_parse_cred(a->auth_args[i], strlen(a->auth_args[i]), &c) == -1) {
@@ -220,20 +221,16 @@ build_table(const struct access *a, struct access_cred **out, size_t *n_out, cha
             goto fail;
         }
     }
-    if (line != NULL) {
-        access_wipe(line, linecap);
-        free(line);
-    }
-    if (f != NULL)
-        fclose(f);
-    access_wipe(&c, sizeof(c));
     *out = tab;
     *n_out = n;
-    return 0;
+    tab = NULL; /* handed over: the cleanup below must not wipe it */
+    rc = 0;
+    goto done;
 
 oom:
     snprintf(err, errlen, "out of memory");
-fail:
+fail: /* rc is -1 */
+done:
     if (line != NULL) {
         access_wipe(line, linecap);
         free(line);
@@ -242,7 +239,7 @@ fail:
         fclose(f);
     access_wipe(&c, sizeof(c));
     wipe_table(tab, n);
-    return -1;
+    return rc;
 }
 
 int

@@ -16,7 +16,7 @@
 
 /* The device an interface name designates: getifaddrs reports IPv4 alias labels as
  * "eth0:1", and the device (for if_nametoindex, SO_BINDTODEVICE) is "eth0". */
-static void
+void
 iface_device(const char *name, char dev[IF_NAMESIZE])
 {
     size_t n = strcspn(name, ":");
@@ -52,19 +52,19 @@ iface_is_up(unsigned flags)
     return (flags & IFF_UP) && (flags & IFF_RUNNING);
 }
 
-static int
+int
 iface_v6_is_link_local(const struct in6_addr *a)
 {
     return a->s6_addr[0] == 0xfe && (a->s6_addr[1] & 0xc0) == 0x80;
 }
 
-static int
+int
 iface_v4_is_link_local(const struct in_addr *a)
 {
     return (ntohl(a->s_addr) & 0xffff0000u) == 0xa9fe0000u; /* 169.254/16 */
 }
 
-static int
+int
 iface_v4_is_loopback(const struct in_addr *a)
 {
     return (ntohl(a->s_addr) >> 24) == 127;

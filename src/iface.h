@@ -28,4 +28,12 @@ int iface_addrs(const char *ifname, unsigned *ifindex, int *up, int *has4, struc
  * in the order of their index. Writes up to max names (IF_NAMESIZE each). Returns count. */
 int iface_default_route_ifaces(char (*names)[16], int max);
 
+/* Address classes and names shared with link.c. */
+int iface_v6_is_link_local(const struct in6_addr *a);
+int iface_v4_is_link_local(const struct in_addr *a); /* 169.254/16 */
+int iface_v4_is_loopback(const struct in_addr *a);   /* 127/8 */
+/* The device an interface name designates: IPv4 alias labels ("eth0:1") leave by
+ * their device ("eth0"). dev has IF_NAMESIZE (16) bytes. */
+void iface_device(const char *name, char dev[16]);
+
 #endif

@@ -19,29 +19,6 @@
 #define LINK_BACKOFF_MIN_MS 1000u
 #define LINK_BACKOFF_MAX_MS 30000u
 
-/* Copies s (len bytes) into dst as printable ASCII: '"', '\\' and anything outside
- * 0x20..0x7e are escaped, so an error message is always one clean line. Truncates. */
-static void
-link_escape(char *dst, size_t dstlen, const char *s, size_t len)
-{
-    size_t o = 0;
-
-    for (size_t i = 0; i < len && o + 5 < dstlen; i++) {
-        unsigned char c = (unsigned char)s[i];
-
-        if (c == '"' || c == '\\') {
-            dst[o++] = '\\';
-            dst[o++] = (char)c;
-        } else if (c < 0x20 || c > 0x7e) {
-            o += (size_t)snprintf(dst + o, dstlen - o, "\\x%02x", c);
-        } else {
-            dst[o++] = (char)c;
-        }
-    }
-    if (dstlen > 0)
-        dst[o < dstlen ? o : dstlen - 1] = '\0';
-}
-
 static int
 link_is_name_char(char c)
 {
@@ -73,7 +50,7 @@ link_parse_link(const char *s, size_t len, struct link_spec *out, char *err, siz
     char buf[INET6_ADDRSTRLEN + 2], q[96];
     size_t i, colons = 0, dots = 0, digits = 0;
 
-    link_escape(q, sizeof(q), s, len);
+    log_escape(q, sizeof(q), s, len);
     if (len == 0) {
         snprintf(err, errlen, "\"\" is not an IP address or interface name");
         return -1;
@@ -161,41 +138,11 @@ link_parse_spec(const char *spec, struct link_spec *out, char *err, size_t errle
     if (at != NULL && link_parse_ratio(at + 1, &out->ratio) == -1) {
         char q[48];
 
-        link_escape(q, sizeof(q), at + 1, strlen(at + 1));
+        log_escape(q, sizeof(q), at + 1, strlen(at + 1));
         snprintf(err, errlen, "ratio \"%s\" must be an integer from 1 to %lu", q, LINK_RATIO_MAX);
         return -1;
     }
     return link_parse_link(spec, link_len, out, err, errlen);
-}
-
-static int
-link_v6_is_link_local(const struct in6_addr *a)
-{
-    return a->s6_addr[0] == 0xfe && (a->s6_addr[1] & 0xc0) == 0x80;
-}
-
-static int
-link_v4_is_link_local(const struct in_addr *a)
-{
-    return (ntohl(a->s_addr) & 0xffff0000u) == 0xa9fe0000u; /* 169.254/16 */
-}
-
-static int
-link_v4_is_loopback(const struct in_addr *a)
-{
-    return (ntohl(a->s_addr) >> 24) == 127;
-}
-
-/* The device of an interface name: "eth0:1" (an IPv4 alias label) leaves by "eth0". */
-static void
-link_device(const char *name, char dev[IF_NAMESIZE])
-{
-    size_t n = strcspn(name, ":");
-
-    if (n >= IF_NAMESIZE)
-        n = IF_NAMESIZE - 1;
-    memcpy(dev, name, n);
-    dev[n] = '\0';
 }
 
 static void
@@ -213,7 +160,7 @@ link_set_src6(struct link *l, const struct in6_addr *a)
     l->src6.sin6_port = 0;
     l->src6.sin6_addr = *a;
     /* A link-local source means nothing without its interface. */
-    l->src6.sin6_scope_id = link_v6_is_link_local(a) ? l->ifindex : 0;
+    l->src6.sin6_scope_id = iface_v6_is_link_local(a) ? l->ifindex : 0;
 }
 
 void
@@ -278,7 +225,7 @@ link_view_iface(const struct link *l, const struct ifaddrs *list, struct link_vi
         if (ifa->ifa_addr->sa_family == AF_INET) {
             const struct in_addr *a =
                 &((const struct sockaddr_in *)(void *)ifa->ifa_addr)->sin_addr;
-            int r = link_v4_is_link_local(a) ? 1 : 2;
+            int r = iface_v4_is_link_local(a) ? 1 : 2;
 
             if (atomic_load_explicit(&l->has_v4, memory_order_relaxed) &&
                 memcmp(a, &l->src4.sin_addr, sizeof(*a)) == 0)
@@ -290,7 +237,7 @@ link_view_iface(const struct link *l, const struct ifaddrs *list, struct link_vi
         } else if (ifa->ifa_addr->sa_family == AF_INET6) {
             const struct in6_addr *a =
                 &((const struct sockaddr_in6 *)(void *)ifa->ifa_addr)->sin6_addr;
-            int r = link_v6_is_link_local(a) ? 0 : 2;
+            int r = iface_v6_is_link_local(a) ? 0 : 2;
 
             if (r > 0 && atomic_load_explicit(&l->has_v6, memory_order_relaxed) &&
                 memcmp(a, &l->src6.sin6_addr, sizeof(*a)) == 0)
@@ -303,7 +250,7 @@ link_view_iface(const struct link *l, const struct ifaddrs *list, struct link_vi
     }
     v->has4 = r4 > 0;
     v->has6 = r6 > 0;
-    link_device(l->spec.name, v->ifname);
+    iface_device(l->spec.name, v->ifname);
 }
 
 /* An address link: which interface has the address now, and is it up. Linux routes the
@@ -324,7 +271,7 @@ link_view_addr(const struct link *l, const struct ifaddrs *list, struct link_vie
 
             if (memcmp(a, &l->spec.addr4, sizeof(*a)) == 0)
                 found = ifa;
-            else if (loopback == NULL && (ifa->ifa_flags & IFF_LOOPBACK) && link_v4_is_loopback(a))
+            else if (loopback == NULL && (ifa->ifa_flags & IFF_LOOPBACK) && iface_v4_is_loopback(a))
                 loopback = ifa;
         } else if (!v4 && ifa->ifa_addr->sa_family == AF_INET6) {
             const struct in6_addr *a =
@@ -334,7 +281,7 @@ link_view_addr(const struct link *l, const struct ifaddrs *list, struct link_vie
                 found = ifa;
         }
     }
-    if (found == NULL && v4 && link_v4_is_loopback(&l->spec.addr4))
+    if (found == NULL && v4 && iface_v4_is_loopback(&l->spec.addr4))
         found = loopback;
     if (found == NULL)
         return;
@@ -344,7 +291,7 @@ link_view_addr(const struct link *l, const struct ifaddrs *list, struct link_vie
     v->has6 = !v4;
     v->a4 = l->spec.addr4;
     v->a6 = l->spec.addr6;
-    link_device(found->ifa_name, v->ifname);
+    iface_device(found->ifa_name, v->ifname);
 }
 
 /* Why a link with this view cannot be used, or 0. */
@@ -383,7 +330,7 @@ link_apply_view(struct link *l, const struct link_view *v, uint64_t now_ms)
         link_set_src4(l, &v->a4);
     if (v->has6 && (!atomic_load_explicit(&l->has_v6, memory_order_relaxed) ||
                     memcmp(&l->src6.sin6_addr, &v->a6, sizeof(v->a6)) != 0 ||
-                    (link_v6_is_link_local(&v->a6) && l->src6.sin6_scope_id != l->ifindex)))
+                    (iface_v6_is_link_local(&v->a6) && l->src6.sin6_scope_id != l->ifindex)))
         link_set_src6(l, &v->a6);
     if (l->spec.kind == LINK_IFACE) {
         /* An address link keeps serving its family: while its address is gone it is down,

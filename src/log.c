@@ -40,7 +40,7 @@ log_escape(char *out, size_t outlen, const char *in, size_t inlen)
         return out;
     for (size_t i = 0; i < inlen; i++) {
         unsigned char c = (unsigned char)in[i];
-        if (c >= 0x20 && c < 0x7f && c != '\\') {
+        if (c >= 0x20 && c < 0x7f && c != '\\' && c != '"') {
             if (o + 1 >= outlen)
                 break;
             out[o++] = (char)c;
@@ -48,8 +48,8 @@ log_escape(char *out, size_t outlen, const char *in, size_t inlen)
             if (o + 4 >= outlen)
                 break;
             out[o++] = '\\';
-            if (c == '\\') {
-                out[o++] = '\\';
+            if (c == '\\' || c == '"') {
+                out[o++] = (char)c;
             } else {
                 out[o++] = 'x';
                 out[o++] = hex[c >> 4];

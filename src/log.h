@@ -21,7 +21,8 @@ void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(p
     } while (0)
 
 /* Copies in[0..inlen) to out as printable ASCII: anything else becomes \xHH, and a
- * backslash becomes \\. Always NUL-terminates (truncating if needed). Returns out.
+ * backslash or double quote is escaped with a backslash (so a quoted name stays one
+ * token). Always NUL-terminates (truncating if needed). Returns out.
  * Every client-supplied string goes through this before it reaches a log line. */
 char *log_escape(char *out, size_t outlen, const char *in, size_t inlen);
 

@@ -380,6 +380,36 @@ connect_target(struct session *s)
     }
 }
 
+/* Answers the greeting: username/password when -auth requires it (a denied client is
+ * not asked for credentials: it gets REP 2 to its request), else "no authentication";
+ * 05 FF when the client offered neither. Returns as socks5_step(). */
+static int
+socks5_choose_method(struct session *s, const struct socks5_greeting *g)
+{
+    uint8_t out[SOCKS5_REPLY_MAX];
+    int want_auth = !s->hs->denied && auth_required(s);
+    uint8_t method = SOCKS5_METHOD_REJECT;
+
+    if (want_auth && g->offers_userpass)
+        method = SOCKS5_METHOD_USERPASS;
+    else if (!want_auth && g->offers_none)
+        method = SOCKS5_METHOD_NONE;
+    if (method == SOCKS5_METHOD_REJECT) {
+        if (want_auth)
+            log_debug("#%llu SOCKS5 client offers no username/password method; -auth "
+                      "requires it",
+                      (unsigned long long)s->id);
+        fail_with_reply(s, out, socks5_write_method(out, SOCKS5_METHOD_REJECT));
+        return 0;
+    }
+    if (send_reply(s, out, socks5_write_method(out, method)) == -1) {
+        session_close(s);
+        return 0;
+    }
+    set_state(s, method == SOCKS5_METHOD_USERPASS ? S_AUTH : S_REQUEST);
+    return 1;
+}
+
 /* Parses the next SOCKS5 message in the buffer and acts on it. Returns 1 when a message
  * was consumed and another may follow in the buffer, 0 when more bytes are needed or the
  * session moved on (or closed). */
@@ -402,33 +432,7 @@ socks5_step(struct session *s)
             return 0;
         }
         hs->pos += used;
-        if (!hs->denied && auth_required(s)) {
-            /* Credentials are required: username/password or nothing. (A denied client
-             * is not asked for them: it gets REP 2 to its request.) */
-            if (!g.offers_userpass) {
-                log_debug("#%llu SOCKS5 client offers no username/password method; -auth "
-                          "requires it",
-                          (unsigned long long)s->id);
-                fail_with_reply(s, out, socks5_write_method(out, SOCKS5_METHOD_REJECT));
-                return 0;
-            }
-            if (send_reply(s, out, socks5_write_method(out, SOCKS5_METHOD_USERPASS)) == -1) {
-                session_close(s);
-                return 0;
-            }
-            set_state(s, S_AUTH);
-            return 1;
-        }
-        if (!g.offers_none) {
-            fail_with_reply(s, out, socks5_write_method(out, SOCKS5_METHOD_REJECT));
-            return 0;
-        }
-        if (send_reply(s, out, socks5_write_method(out, SOCKS5_METHOD_NONE)) == -1) {
-            session_close(s);
-            return 0;
-        }
-        set_state(s, S_REQUEST);
-        return 1;
+        return socks5_choose_method(s, &g);
     }
     if (s->state == S_AUTH) {
         struct socks5_auth a;
