@@ -35,7 +35,7 @@ UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
 BIN := dispatch-proxy
 
-.PHONY: all run test unit integration deps clean format check-format fuzz bench
+.PHONY: all run test unit integration deps clean format check-format fuzz bench valgrind
 
 all: $(BIN)
 
@@ -115,6 +115,10 @@ build-fuzz/fuzz_%: build-fuzz/fuzz_%.o build-fuzz/libdp.a
 
 fuzz: $(FUZZ_BINS)
 	@sh scripts/run-fuzz.sh $(FUZZ_SECONDS) $(FUZZ_BINS)
+
+# make valgrind: memcheck of the proxy under a short loopback workload (tests/valgrind.sh).
+valgrind: $(BUILD)/dispatch-proxy
+	@sh tests/valgrind.sh $(abspath $(BUILD)/dispatch-proxy)
 
 # make bench: the load generator against a no-proxy baseline (bench/run.py); never in
 # CI. RESULTS=1 also writes bench/RESULTS.md; BENCH_ARGS passes options (e.g. --quick).
