@@ -13,6 +13,7 @@
 #include "errmap.h"
 #include "link.h"
 #include "log.h"
+#include "sockopt.h"
 #include "sticky.h"
 #include "target.h"
 
@@ -143,6 +144,7 @@ bind_to_link(int fd, const struct link_src *src)
     if (bind(fd, &src->addr.sa, src->addrlen) == -1)
         return errno;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    sockopt_keepalive(fd);
     return 0;
 }
 
@@ -185,9 +187,7 @@ slot_close(struct dialer_attempt *a)
 
     loop_timer_stop(d->loop, &a->timer);
     if (a->io.fd != -1) {
-        loop_io_stop(d->loop, &a->io);
-        close(a->io.fd);
-        a->io.fd = -1;
+        loop_io_close(&a->io);
         atomic_fetch_sub_explicit(&slot_link(a)->n_connecting, 1, memory_order_relaxed);
     }
 }
@@ -366,8 +366,7 @@ slot_won(struct dialer_attempt *a)
     int fd = a->io.fd;
 
     loop_timer_stop(d->loop, &a->timer);
-    loop_io_stop(d->loop, &a->io);
-    a->io.fd = -1;
+    loop_io_adopt(&d->out, &a->io);
     atomic_fetch_sub_explicit(&l->n_connecting, 1, memory_order_relaxed);
     link_note_latency(l, now_us() - a->conn_start_us);
     link_note_success(l, now);
@@ -464,6 +463,7 @@ dialer_start(struct dialer *d, struct loop *loop, struct balancer *bal, unsigned
     d->link = -1;
     d->last_err = 0;
     d->finished = 0;
+    loop_io_init(&d->out, -1, NULL);
     for (int i = 0; i < 2; i++) {
         struct dialer_attempt *a = &d->att[i];
 
@@ -478,6 +478,12 @@ dialer_start(struct dialer *d, struct loop *loop, struct balancer *bal, unsigned
      * guard against re-entry. The same timer then serves as the race timer. */
     loop_timer_init(&d->race_timer, start_work);
     loop_timer_start(loop, &d->race_timer, 0);
+}
+
+void
+dialer_take(struct dialer *d, struct loop_io *to)
+{
+    loop_io_adopt(to, &d->out);
 }
 
 void

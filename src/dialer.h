@@ -56,9 +56,14 @@ struct dialer {
     int finished;      /* done() called or cancelled */
     uint64_t affinity; /* sticky key, 0: none */
     uint64_t id;       /* connection id for log lines */
+    struct loop_io out; /* the connected socket, still registered, until dialer_take() */
     /* Called once: fd >= 0 connected through links[link]; or fd -1 and err. */
     void (*done)(struct dialer *d, int fd, int err);
 };
+
+/* Inside done() with fd >= 0: moves the connected socket and its event registration to
+ * to (saves removing and re-adding it); then set to->cb and loop_io_set(to, ...). */
+void dialer_take(struct dialer *d, struct loop_io *to);
 
 /* Adds a candidate destination (AF_INET or AF_INET6, port set). Ignores extras. */
 void dialer_add_addr(struct dialer *d, const struct sockaddr *sa);

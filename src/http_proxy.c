@@ -183,11 +183,7 @@ close_upstream(struct http_proxy *hp)
 {
     struct session *s = hp->s;
 
-    if (s->relay.remote.fd != -1) {
-        loop_io_stop(hp->loop, &s->relay.remote);
-        close(s->relay.remote.fd);
-        s->relay.remote.fd = -1;
-    }
+    loop_io_close(&s->relay.remote);
     session_release_link(s);
     hp->have_origin = hp->upstream_eof = hp->upstream_keep = 0;
     inbuf_release(&hp->uin);
@@ -337,8 +333,8 @@ dial_done(struct dialer *d, int fd, int err)
         http_error(hp, errmap_http_status(err), errmap_text(err));
         return;
     }
-    s->relay.remote.fd = fd;
-    loop_io_init(&s->relay.remote, fd, upstream_cb);
+    dialer_take(d, &s->relay.remote);
+    s->relay.remote.cb = upstream_cb;
     session_attach_link(s, dialer_link(d));
     log_debug("#%llu connected via %s", id_of(hp), s->link->label);
     if (hp->is_connect) {

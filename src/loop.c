@@ -124,7 +124,7 @@ loop_io_init(struct loop_io *io, int fd, void (*cb)(struct loop_io *, unsigned))
 int
 loop_io_set(struct loop *l, struct loop_io *io, unsigned want)
 {
-    if (io->registered && io->want == want)
+    if (io->registered == 1 && io->want == want)
         return 0;
     return loop_backend_set(l->backend, io, want);
 }
@@ -133,7 +133,31 @@ void
 loop_io_stop(struct loop *l, struct loop_io *io)
 {
     if (io->registered)
-        loop_backend_set(l->backend, io, 0);
+        loop_backend_del(l->backend, io);
+}
+
+void
+loop_io_close(struct loop_io *io)
+{
+    /* close() drops the fd from epoll by itself (we never dup these fds): no DEL. */
+    io->registered = 0;
+    io->want = 0;
+    if (io->fd != -1)
+        close(io->fd);
+    io->fd = -1;
+}
+
+void
+loop_io_adopt(struct loop_io *to, struct loop_io *from)
+{
+    to->fd = from->fd;
+    to->want = from->want;
+    /* Still registered, but with from's address as its event data: the next
+     * loop_io_set() must rewrite it even if the events stay the same. */
+    to->registered = from->registered ? 2 : 0;
+    from->fd = -1;
+    from->registered = 0;
+    from->want = 0;
 }
 
 /* ---- timers: binary min-heap on when_ms ---- */

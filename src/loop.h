@@ -14,8 +14,8 @@ struct loop;
 
 struct loop_io {
     int fd;
-    unsigned want; /* LOOP_READ | LOOP_WRITE currently registered */
-    int registered;
+    unsigned want;  /* LOOP_READ | LOOP_WRITE currently registered */
+    int registered; /* 0 no, 1 yes, 2 yes but the event data must be rewritten */
     void (*cb)(struct loop_io *io, unsigned events);
 };
 
@@ -45,8 +45,14 @@ uint64_t loop_clock_ms(void);
 void loop_io_init(struct loop_io *io, int fd, void (*cb)(struct loop_io *, unsigned));
 /* Sets the events watched for io (0 removes it from the backend). Returns 0 or -1. */
 int loop_io_set(struct loop *l, struct loop_io *io, unsigned want);
-/* Forgets io before its fd is closed. */
+/* Removes io from the backend (the fd stays open). */
 void loop_io_stop(struct loop *l, struct loop_io *io);
+/* Closes io's fd, which also ends its registration (one syscall, not two). */
+void loop_io_close(struct loop_io *io);
+/* Moves a registered fd from one io to another (a connected socket passing from the
+ * dialer to the relay) without unregistering it; the caller sets to->cb and then
+ * loop_io_set(to, ...) to say which events it wants. */
+void loop_io_adopt(struct loop_io *to, struct loop_io *from);
 
 void loop_timer_init(struct loop_timer *t, void (*cb)(struct loop_timer *));
 void loop_timer_start(struct loop *l, struct loop_timer *t, uint64_t after_ms);
@@ -65,7 +71,9 @@ void loop_defer(struct loop *l, struct loop_work *w);
 struct loop_backend;
 struct loop_backend *loop_backend_new(void);
 void loop_backend_free(struct loop_backend *b);
+/* Registers io for want (0 removes it). */
 int loop_backend_set(struct loop_backend *b, struct loop_io *io, unsigned want);
+void loop_backend_del(struct loop_backend *b, struct loop_io *io);
 /* Waits up to timeout_ms (-1: forever), refreshes *now_ms once the wait is over (so
  * timers armed by the callbacks count from now, not from before the wait), then calls each
  * ready io's callback. */

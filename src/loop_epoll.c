@@ -44,15 +44,15 @@ loop_backend_set(struct loop_backend *b, struct loop_io *io, unsigned want)
     struct epoll_event ev = {0};
     int op;
 
+    /* Nothing wanted: remove it. A registered fd with no events would still report
+     * EPOLLHUP/EPOLLERR, level-triggered, to a callback that is not listening. */
     if (want == 0) {
-        if (io->registered && epoll_ctl(b->epfd, EPOLL_CTL_DEL, io->fd, NULL) == -1 &&
-            errno != ENOENT && errno != EBADF)
-            return -1;
-        io->registered = 0;
-        io->want = 0;
+        if (io->registered)
+            loop_backend_del(b, io);
         return 0;
     }
-    ev.events = ((want & LOOP_READ) ? EPOLLIN | EPOLLRDHUP : 0) | ((want & LOOP_WRITE) ? EPOLLOUT : 0);
+    ev.events = ((want & LOOP_READ) ? EPOLLIN | EPOLLRDHUP : 0) |
+                ((want & LOOP_WRITE) ? EPOLLOUT : 0);
     ev.data.ptr = io;
     op = io->registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
     if (epoll_ctl(b->epfd, op, io->fd, &ev) == -1)
@@ -60,6 +60,14 @@ loop_backend_set(struct loop_backend *b, struct loop_io *io, unsigned want)
     io->registered = 1;
     io->want = want;
     return 0;
+}
+
+void
+loop_backend_del(struct loop_backend *b, struct loop_io *io)
+{
+    epoll_ctl(b->epfd, EPOLL_CTL_DEL, io->fd, NULL);
+    io->registered = 0;
+    io->want = 0;
 }
 
 int

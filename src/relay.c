@@ -89,7 +89,7 @@ flush_pipe(struct relay_half *h, int dst)
 /* One splice from src into a pooled pipe and on to dst. Returns 0, EAGAIN when src had
  * nothing, another errno, or -1 when no pipe could be had (the caller copies instead). */
 static int
-splice_once(struct relay_half *h, int src, int dst)
+splice_once(struct relay_half *h, int src, int dst, int *full)
 {
     ssize_t n;
 
@@ -107,6 +107,7 @@ splice_once(struct relay_half *h, int src, int dst)
         return would_block(err) ? EAGAIN : err;
     }
     h->pipe_len = (uint32_t)n;
+    *full = h->pipe_len == SPLICE_CHUNK;
     n = flush_pipe(h, dst);
     return n == EAGAIN ? 0 : (int)n;
 }
@@ -114,7 +115,7 @@ splice_once(struct relay_half *h, int src, int dst)
 
 /* One copy through a pooled buffer. Returns 0, EAGAIN when src had nothing, or an errno. */
 static int
-copy_once(struct relay_half *h, int src, int dst)
+copy_once(struct relay_half *h, int src, int dst, int *full)
 {
     ssize_t n;
     int err;
@@ -137,6 +138,7 @@ copy_once(struct relay_half *h, int src, int dst)
     }
     h->off = 0;
     h->len = (uint32_t)n;
+    *full = h->len == BUFPOOL_BUF_SIZE;
     /* Write it now: most of the time the destination takes it all and the buffer goes
      * straight back to the pool. */
     err = flush_buf(h, dst);
@@ -162,17 +164,19 @@ half_pump(struct relay_half *h, int src, int dst, int use_splice)
     if (h->pipe_len > 0 && (err = flush_pipe(h, dst)) != 0)
         return err == EAGAIN ? 0 : err;
 #endif
-    /* A few reads per event while the source has data and the destination takes it:
-     * fewer trips through epoll_wait, yet bounded so one connection cannot starve the
-     * others (level-triggered events bring us back for the rest). */
-    for (int i = 0; i < RELAY_BURST && !h->eof && !pending(h); i++) {
+    /* Another read in the same event only after a read that filled the whole chunk (so
+     * more is likely waiting): bulk transfers make fewer trips through epoll_wait, small
+     * exchanges make no read that is bound to find nothing. Bounded, so one connection
+     * cannot starve the others; level-triggered events bring us back for the rest. */
+    for (int i = 0, full = 1; i < RELAY_BURST && full && !h->eof && !pending(h); i++) {
+        full = 0;
 #ifdef HAVE_SPLICE
-        err = use_splice ? splice_once(h, src, dst) : -1;
+        err = use_splice ? splice_once(h, src, dst, &full) : -1;
         if (err == -1)
-            err = copy_once(h, src, dst);
+            err = copy_once(h, src, dst, &full);
 #else
         DP_UNUSED(use_splice);
-        err = copy_once(h, src, dst);
+        err = copy_once(h, src, dst, &full);
 #endif
         if (err == EAGAIN)
             break;
@@ -298,8 +302,4 @@ relay_stop(struct relay *r)
 {
     half_stop(&r->up);
     half_stop(&r->down);
-    if (r->loop != NULL) {
-        loop_io_stop(r->loop, &r->client);
-        loop_io_stop(r->loop, &r->remote);
-    }
 }

@@ -52,7 +52,8 @@ void relay_init(struct relay *r);
  * or epoll failure: the caller closes). */
 int relay_start(struct relay *r, struct loop *loop, const void *initial, size_t initial_len);
 
-/* Releases buffers and pipes and stops events; the caller closes the fds. */
+/* Releases buffers and pipes; the caller closes the fds (loop_io_close, which also
+ * ends their events). */
 void relay_stop(struct relay *r);
 
 #endif

@@ -13,6 +13,7 @@
 #include "common.h"
 #include "config.h"
 #include "log.h"
+#include "sockopt.h"
 
 #define ACCEPT_BATCH 64
 #define ACCEPT_PAUSE_MS 100 /* after EMFILE/ENFILE or max-clients: wait, never spin */
@@ -43,14 +44,8 @@ server_listen(const char *host, uint16_t port, int reuseport)
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
     /* Accepted sockets inherit these on Linux: keepalive finds vanished clients, and no
      * Nagle delay on handshake replies. */
-    {
-        int idle = 60, intvl = 10, cnt = 6;
-        setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
-        setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
-        setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
-        setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    }
+    sockopt_keepalive(fd);
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     if (bind(fd, res->ai_addr, res->ai_addrlen) == -1)
         goto fail;
     if (listen(fd, 4096) == -1)
@@ -92,7 +87,9 @@ accept_cb(struct loop_io *io, unsigned events)
 
     DP_UNUSED(events);
     for (int i = 0; i < ACCEPT_BATCH && !srv->stopping; i++) {
-        int fd = accept4(io->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        struct sockaddr_storage peer;
+        socklen_t plen = sizeof(peer);
+        int fd = accept4(io->fd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
         if (fd == -1) {
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
@@ -112,7 +109,7 @@ accept_cb(struct loop_io *io, unsigned events)
             close(fd);
             continue;
         }
-        session_start(srv, fd);
+        session_start(srv, fd, (struct sockaddr *)&peer);
     }
 }
 

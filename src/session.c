@@ -137,11 +137,8 @@ session_close(struct session *s)
     session_release_link(s);
     log_debug("#%llu closed (sent %llu B, received %llu B)", (unsigned long long)s->id,
               (unsigned long long)s->relay.up.bytes, (unsigned long long)s->relay.down.bytes);
-    if (s->relay.client.fd != -1)
-        close(s->relay.client.fd);
-    if (s->relay.remote.fd != -1)
-        close(s->relay.remote.fd);
-    s->relay.client.fd = s->relay.remote.fd = -1;
+    loop_io_close(&s->relay.client);
+    loop_io_close(&s->relay.remote);
     server_session_removed(s->srv, s);
     /* Events for our fds may still be queued in this batch: free after it. */
     s->free_work.cb = free_cb;
@@ -282,7 +279,7 @@ dial_done(struct dialer *d, int fd, int err)
         request_fail(s, err);
         return;
     }
-    s->relay.remote.fd = fd;
+    dialer_take(d, &s->relay.remote);
     session_attach_link(s, dialer_link(d));
     if (getsockname(fd, (struct sockaddr *)&local, &len) == -1) {
         session_close(s);
@@ -637,7 +634,7 @@ timer_cb(struct loop_timer *t)
 }
 
 int
-session_start(struct server *srv, int fd)
+session_start(struct server *srv, int fd, const struct sockaddr *peer)
 {
     struct session *s = calloc(1, sizeof(*s));
     const struct config *cfg = srv->sh->cfg;
@@ -654,18 +651,14 @@ session_start(struct server *srv, int fd)
     {
         /* -allow is checked here, but the refusal waits for the first bytes: they say
          * which protocol's "not allowed" the client will understand. */
-        struct sockaddr_storage peer;
-        socklen_t plen = sizeof(peer);
-        if (srv->sh->access != NULL &&
-            (getpeername(fd, (struct sockaddr *)&peer, &plen) == -1 ||
-             !access_client_allowed(srv->sh->access, (struct sockaddr *)&peer))) {
+        if (srv->sh->access != NULL && !access_client_allowed(srv->sh->access, peer)) {
             s->hs->denied = 1;
             if (log_threshold >= LOG_DEBUG) {
                 char a[INET6_ADDRSTRLEN] = "?";
-                if (peer.ss_family == AF_INET)
-                    inet_ntop(AF_INET, &((struct sockaddr_in *)&peer)->sin_addr, a, sizeof(a));
-                else if (peer.ss_family == AF_INET6)
-                    inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&peer)->sin6_addr, a, sizeof(a));
+                if (peer->sa_family == AF_INET)
+                    inet_ntop(AF_INET, &((const struct sockaddr_in *)peer)->sin_addr, a, sizeof(a));
+                else if (peer->sa_family == AF_INET6)
+                    inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)peer)->sin6_addr, a, sizeof(a));
                 log_debug("#%llu client %s is not in -allow: refusing it",
                           (unsigned long long)s->id, a);
             }

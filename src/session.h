@@ -4,6 +4,7 @@
 #define DP_SESSION_H
 
 #include <sys/queue.h>
+#include <sys/socket.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -40,7 +41,8 @@ struct session {
 };
 
 /* Takes ownership of an accepted client fd. Returns 0, or -1 (fd closed). */
-int session_start(struct server *srv, int fd);
+/* peer: the client's address as accept() gave it. */
+int session_start(struct server *srv, int fd, const struct sockaddr *peer);
 
 /* Closes at once (shutdown of the proxy). */
 void session_close(struct session *s);

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from client import GREETING, REP_OK, open_proxy, read_reply, recv_exact, request, socks5_connect
+from client import GREETING, REP_OK, open_proxy, recv_exact, request, socks5_connect
 from conftest import FarServer, need_root
 from farserver import RESET_AFTER, stream_digest
 from lab import FAR_V4, WAN, Lab, netns
@@ -118,6 +118,19 @@ def sees_end(sock):
         return True
     except TimeoutError:
         return False
+
+
+def quiet_fd_count(pid, still=0.5, timeout=10):
+    """The proxy's fd count once it has not changed for `still` seconds (the sessions
+    of connections the test just closed are gone): the baseline to come back to."""
+    deadline = time.monotonic() + timeout
+    last, since = fd_count(pid), time.monotonic()
+    while time.monotonic() - since < still and time.monotonic() < deadline:
+        time.sleep(0.05)
+        now = fd_count(pid)
+        if now != last:
+            last, since = now, time.monotonic()
+    return last
 
 
 def settled_fds(proxy, baseline, timeout=10):
@@ -222,6 +235,7 @@ def test_5000_idle_half_handshakes_neither_delay_a_good_client_nor_outlive_the_t
                 sock.send(b"\x05")
             idle.append(sock)
         held = fd_count(pid)
+        print(f"half-handshakes: proxy held {held} fds while the good client was served")
         roundtrip(proxy, far["echo"], b"well-behaved client", timeout=10)
 
         sel = selectors.DefaultSelector()
@@ -294,8 +308,9 @@ def test_clients_reset_mid_handshake_leave_the_proxy_serving_and_nothing_behind(
         start_proxy, far):
     proxy = start_proxy("127.0.0.1")
     roundtrip(proxy, far["echo"])
-    baseline = fd_count(proxy.proc.pid)
-    partial = [b"", b"\x05", b"\x05\x01", GREETING, GREETING + request("127.0.0.1", far["echo"])[:5]]
+    baseline = quiet_fd_count(proxy.proc.pid)
+    half_request = request("127.0.0.1", far["echo"])[:5]
+    partial = [b"", b"\x05", b"\x05\x01", GREETING, GREETING + half_request]
     for _ in range(40):
         for prefix in partial:
             sock = open_proxy(proxy.addr)
@@ -314,7 +329,7 @@ def test_clients_reset_mid_handshake_leave_the_proxy_serving_and_nothing_behind(
 def test_client_reset_mid_transfer_closes_its_far_side(start_proxy, far, far_sending):
     proxy = start_proxy("127.0.0.1")
     roundtrip(proxy, far["echo"])
-    baseline = fd_count(proxy.proc.pid)
+    baseline = quiet_fd_count(proxy.proc.pid)
     with socket.create_server(("127.0.0.1", 0)) as listener:
         listener.settimeout(10)
         sock, reply = socks5_connect(proxy.addr, "127.0.0.1", listener.getsockname()[1])
@@ -355,7 +370,7 @@ def test_client_reset_mid_transfer_closes_its_far_side(start_proxy, far, far_sen
 def test_far_server_reset_mid_transfer_ends_the_client_connection(start_proxy, far):
     proxy = start_proxy("127.0.0.1")
     roundtrip(proxy, far["echo"])
-    baseline = fd_count(proxy.proc.pid)
+    baseline = quiet_fd_count(proxy.proc.pid)
     for _ in range(20):
         sock, reply = socks5_connect(proxy.addr, "127.0.0.1", far["reset"], timeout=15)
         with sock:
@@ -402,8 +417,8 @@ def test_100000_short_connections_leave_fd_count_and_rss_at_baseline(start_proxy
     proxy = start_proxy("127.0.0.1")
     pid = proxy.proc.pid
     churn(churn_bin, proxy, far["echo"], 5000)  # warm-up: pools and arenas at their level
-    time.sleep(0.5)
-    fds0, kinds0, rss0 = fd_count(pid), fd_kinds(pid), vm_rss_kib(pid)
+    fds0 = quiet_fd_count(pid)
+    kinds0, rss0 = fd_kinds(pid), vm_rss_kib(pid)
 
     churn(churn_bin, proxy, far["echo"], count)
     fds1 = settled_fds(proxy, fds0)

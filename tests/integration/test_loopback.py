@@ -353,3 +353,28 @@ def test_signal_stops_proxy_with_status_0(start_proxy, sig):
     proxy = start_proxy("127.0.0.1")
     proxy.proc.send_signal(getattr(signal, sig))
     assert proxy.proc.wait(10) == 0
+
+
+def ss_timers(local, peer):
+    """`ss -o` line(s) of the established socket local -> peer (each "host:port")."""
+    res = subprocess.run(["ss", "-tnoH", "state", "established", "src", local, "dst", peer],
+                         capture_output=True, text=True, timeout=10, check=True)
+    return res.stdout
+
+
+def test_both_sides_of_a_relayed_connection_use_tcp_keepalive(proxy, far):
+    sock, reply = socks5_connect(proxy.addr, "127.0.0.1", far.echo)
+    with sock:
+        assert reply.rep == REP_OK
+        sock.sendall(b"ping")  # a round trip, so no byte waits for an ACK (that would
+        assert recv_exact(sock, 4) == b"ping"  # show the retransmit timer instead)
+        client_host, client_port = sock.getsockname()
+        for _ in range(50):
+            outgoing = ss_timers(f"{reply.host}:{reply.port}", f"127.0.0.1:{far.echo}")
+            accepted = ss_timers(f"{proxy.addr[0]}:{proxy.addr[1]}",
+                                 f"{client_host}:{client_port}")
+            if "keepalive" in outgoing and "keepalive" in accepted:
+                break
+            time.sleep(0.05)
+    assert "timer:(keepalive" in outgoing, outgoing
+    assert "timer:(keepalive" in accepted, accepted
