@@ -401,9 +401,14 @@ io_cb(struct loop_io *io, unsigned events)
     int err = 0;
     socklen_t len = sizeof(err);
 
-    DP_UNUSED(events);
-    if (getsockopt(io->fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
-        err = errno;
+    /* Writable without an error condition means connected (a failed connect always
+     * raises EPOLLERR): only a failure needs the getsockopt() to learn why. */
+    if ((events & LOOP_ERROR) || !(events & LOOP_WRITE)) {
+        if (getsockopt(io->fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
+            err = errno;
+        else if (err == 0 && !(events & LOOP_WRITE))
+            err = EINPROGRESS;
+    }
     if (err == 0) {
         slot_won(a);
         return;

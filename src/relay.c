@@ -154,7 +154,7 @@ pending(const struct relay_half *h)
 /* Moves what it can for one direction: flush what is pending, pass EOF on, then read
  * and forward. Returns 0, or an errno on a hard error. */
 static int
-half_pump(struct relay_half *h, int src, int dst, int use_splice)
+half_pump(struct relay_half *h, const struct relay_half *other, int src, int dst, int use_splice)
 {
     int err;
 
@@ -185,7 +185,10 @@ half_pump(struct relay_half *h, int src, int dst, int use_splice)
     }
     if (h->eof && h->len == 0 && h->pipe_len == 0 && !h->shut) {
         h->shut = 1;
-        if (shutdown(dst, SHUT_WR) == -1 && errno != ENOTCONN)
+        /* The last direction to finish needs no shutdown: both sockets are about to be
+         * closed, and close() sends the FIN (their receive sides are drained to EOF, so
+         * it is a FIN, not a RST). */
+        if (!other->shut && shutdown(dst, SHUT_WR) == -1 && errno != ENOTCONN)
             return errno;
     }
     return 0;
@@ -219,9 +222,9 @@ pump(struct relay *r, int pump_up, int pump_down)
 
     r->last_active_ms = loop_now(r->loop);
     if (pump_up)
-        err = half_pump(&r->up, r->client.fd, r->remote.fd, r->use_splice);
+        err = half_pump(&r->up, &r->down, r->client.fd, r->remote.fd, r->use_splice);
     if (err == 0 && pump_down)
-        err = half_pump(&r->down, r->remote.fd, r->client.fd, r->use_splice);
+        err = half_pump(&r->down, &r->up, r->remote.fd, r->client.fd, r->use_splice);
     if (r->count_up != NULL && r->up.bytes != up0)
         atomic_fetch_add_explicit(r->count_up, r->up.bytes - up0, memory_order_relaxed);
     if (r->count_down != NULL && r->down.bytes != down0)
