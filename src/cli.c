@@ -69,7 +69,7 @@ cli_usage(FILE *out)
           "                           as a failure)\n"
           "  -race-delay SEC          if a link has not connected after SEC, race the next\n"
           "                           link; the first to connect wins (default 1.5; 0 off)\n"
-"  -user NAME               started as root: run as NAME once listening\n"
+          "  -user NAME               started as root: run as NAME once listening\n"
           "  -auth USER:PASS          require this user name and password (repeatable):\n"
           "                           SOCKS5 username/password, HTTP Proxy-Authorization:\n"
           "                           Basic; SOCKS4 (no passwords) is then refused\n"
@@ -150,10 +150,32 @@ parse_listen(const char *s, struct config *cfg)
 }
 
 enum opt_id {
-    OPT_LIST, OPT_LHOST, OPT_LPORT, OPT_LISTEN, OPT_CONNECT_TIMEOUT, OPT_HANDSHAKE_TIMEOUT,
-    OPT_IDLE_TIMEOUT, OPT_MAX_CLIENTS, OPT_THREADS, OPT_USER, OPT_NO_SPLICE, OPT_AUTH,
-    OPT_AUTH_FILE, OPT_ALLOW, OPT_OPEN, OPT_POLICY, OPT_STICKY_TTL, OPT_FAIL_THRESHOLD, OPT_PROBE,
-    OPT_PROBE_INTERVAL, OPT_PROBE_UP, OPT_RACE_DELAY, OPT_VERBOSE, OPT_VV, OPT_QUIET, OPT_HELP,
+    OPT_LIST,
+    OPT_LHOST,
+    OPT_LPORT,
+    OPT_LISTEN,
+    OPT_CONNECT_TIMEOUT,
+    OPT_HANDSHAKE_TIMEOUT,
+    OPT_IDLE_TIMEOUT,
+    OPT_MAX_CLIENTS,
+    OPT_THREADS,
+    OPT_USER,
+    OPT_NO_SPLICE,
+    OPT_AUTH,
+    OPT_AUTH_FILE,
+    OPT_ALLOW,
+    OPT_OPEN,
+    OPT_POLICY,
+    OPT_STICKY_TTL,
+    OPT_FAIL_THRESHOLD,
+    OPT_PROBE,
+    OPT_PROBE_INTERVAL,
+    OPT_PROBE_UP,
+    OPT_RACE_DELAY,
+    OPT_VERBOSE,
+    OPT_VV,
+    OPT_QUIET,
+    OPT_HELP,
     OPT_VERSION,
 };
 

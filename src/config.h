@@ -15,8 +15,8 @@ struct config {
     uint16_t listen_port;
     struct link_spec links[LINK_MAX];
     unsigned n_links;
-    int list;         /* -list: print interfaces and exit */
-    int verbosity;    /* 0 normal, 1 -v, 2 -vv; -1 -quiet */
+    int list;      /* -list: print interfaces and exit */
+    int verbosity; /* 0 normal, 1 -v, 2 -vv; -1 -quiet */
     unsigned connect_timeout_ms;
     unsigned handshake_timeout_ms;
     unsigned idle_timeout_ms; /* 0: relayed connections never time out while idle */
@@ -32,13 +32,13 @@ struct config {
     unsigned n_allow;
     int open; /* -open: listening on every address without -auth or -allow is intended */
     /* Link health and dispatch (src/link.h, src/balancer.h, src/health.h). */
-    int policy;               /* enum balancer_policy: -policy wrr|lc|sticky|adaptive */
-    unsigned fail_threshold;  /* -fail-threshold: failures in a row that make a link down */
-    char probe[300];          /* -probe HOST:PORT ("" none: no traffic of our own) */
+    int policy;              /* enum balancer_policy: -policy wrr|lc|sticky|adaptive */
+    unsigned fail_threshold; /* -fail-threshold: failures in a row that make a link down */
+    char probe[300];         /* -probe HOST:PORT ("" none: no traffic of our own) */
     unsigned probe_interval_ms;
-    int probe_up;             /* -probe-up: probe links that are up too */
-    unsigned race_delay_ms;   /* -race-delay: 0 no racing */
-    unsigned sticky_ttl_ms;   /* -sticky-ttl */
+    int probe_up;           /* -probe-up: probe links that are up too */
+    unsigned race_delay_ms; /* -race-delay: 0 no racing */
+    unsigned sticky_ttl_ms; /* -sticky-ttl */
 };
 
 #endif

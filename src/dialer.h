@@ -49,13 +49,13 @@ struct dialer {
     unsigned timeout_ms;
     struct sockaddr_storage addrs[DIALER_MAX_ADDRS];
     unsigned n_addrs;
-    uint32_t tried;    /* links done for this request (bit per link index) */
-    uint32_t slow;     /* links that timed out or lost a race: failures if another wins */
-    int link;          /* the winner, -1 before */
-    int last_err;      /* errno or DP_ERR_* of the last failed attempt */
-    int finished;      /* done() called or cancelled */
-    uint64_t affinity; /* sticky key, 0: none */
-    uint64_t id;       /* connection id for log lines */
+    uint32_t tried;     /* links done for this request (bit per link index) */
+    uint32_t slow;      /* links that timed out or lost a race: failures if another wins */
+    int link;           /* the winner, -1 before */
+    int last_err;       /* errno or DP_ERR_* of the last failed attempt */
+    int finished;       /* done() called or cancelled */
+    uint64_t affinity;  /* sticky key, 0: none */
+    uint64_t id;        /* connection id for log lines */
     struct loop_io out; /* the connected socket, still registered, until dialer_take() */
     /* Called once: fd >= 0 connected through links[link]; or fd -1 and err. */
     void (*done)(struct dialer *d, int fd, int err);

@@ -4,9 +4,9 @@
 #define DP_ERRMAP_H
 
 /* Our own failure causes, alongside errno values (negative so they never collide). */
-#define DP_ERR_TIMEOUT (-1)    /* our per-attempt connect timer fired */
-#define DP_ERR_RESOLVE (-2)    /* the name did not resolve */
-#define DP_ERR_NO_LINK (-3)    /* no link can serve the destination's address family */
+#define DP_ERR_TIMEOUT (-1)     /* our per-attempt connect timer fired */
+#define DP_ERR_RESOLVE (-2)     /* the name did not resolve */
+#define DP_ERR_NO_LINK (-3)     /* no link can serve the destination's address family */
 #define DP_ERR_NOT_ALLOWED (-4) /* refused by policy */
 
 /* SOCKS5 REP for a failure cause (RFC 1928 section 6). */

@@ -51,8 +51,8 @@ loop_backend_set(struct loop_backend *b, struct loop_io *io, unsigned want)
             loop_backend_del(b, io);
         return 0;
     }
-    ev.events = ((want & LOOP_READ) ? EPOLLIN | EPOLLRDHUP : 0) |
-                ((want & LOOP_WRITE) ? EPOLLOUT : 0);
+    ev.events =
+        ((want & LOOP_READ) ? EPOLLIN | EPOLLRDHUP : 0) | ((want & LOOP_WRITE) ? EPOLLOUT : 0);
     ev.data.ptr = io;
     op = io->registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
     if (epoll_ctl(b->epfd, op, io->fd, &ev) == -1)

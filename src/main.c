@@ -202,16 +202,13 @@ setup_links(struct config *cfg)
     }
     for (unsigned i = 0; i < cfg->n_links; i++) {
         if (link_init(&app.links[i], &cfg->links[i], err, sizeof(err)) == -1) {
-            fprintf(stderr, "dispatch-proxy: bad link \"%s\": %s\n", app.links[i].label[0]
-                                                                        ? app.links[i].label
-                                                                        : "?",
-                    err);
+            fprintf(stderr, "dispatch-proxy: bad link \"%s\": %s\n",
+                    app.links[i].label[0] ? app.links[i].label : "?", err);
             return -1;
         }
     }
     if (balancer_init(&app.bal, app.links, cfg->n_links) == -1) {
-        fprintf(stderr, "dispatch-proxy: the ratios add up to more than %d\n",
-                BALANCER_MAX_SLOTS);
+        fprintf(stderr, "dispatch-proxy: the ratios add up to more than %d\n", BALANCER_MAX_SLOTS);
         return -1;
     }
     for (unsigned i = 0; i < cfg->n_links; i++)
@@ -227,15 +224,16 @@ setup_health(struct config *cfg)
     char err[300];
 
     health_init(&app.health);
-    if (cfg->probe[0] != '\0' && health_set_probe(&app.health, cfg->probe, err, sizeof(err)) == -1) {
+    if (cfg->probe[0] != '\0' &&
+        health_set_probe(&app.health, cfg->probe, err, sizeof(err)) == -1) {
         fprintf(stderr, "dispatch-proxy: %s\n", err);
         return -1;
     }
     app.health.probe_up = cfg->probe_up;
     app.health.probe_interval_ms = cfg->probe_interval_ms;
-    app.health.probe_timeout_ms =
-        cfg->connect_timeout_ms < cfg->probe_interval_ms ? cfg->connect_timeout_ms
-                                                         : cfg->probe_interval_ms;
+    app.health.probe_timeout_ms = cfg->connect_timeout_ms < cfg->probe_interval_ms
+                                      ? cfg->connect_timeout_ms
+                                      : cfg->probe_interval_ms;
     app.health.adaptive = cfg->policy == POLICY_ADAPTIVE;
     for (unsigned i = 0; i < cfg->n_links; i++) {
         app.links[i].index = i;
@@ -282,8 +280,8 @@ main(int argc, char **argv)
 
     nofile = raise_nofile();
     if (cfg->max_clients == 0)
-        cfg->max_clients = nofile > FDS_RESERVED + 32 ? (unsigned)((nofile - FDS_RESERVED) / 2)
-                                                      : 16;
+        cfg->max_clients =
+            nofile > FDS_RESERVED + 32 ? (unsigned)((nofile - FDS_RESERVED) / 2) : 16;
     if (cfg->threads == 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         cfg->threads = n > 0 ? (unsigned)n : 1;

@@ -3,9 +3,10 @@
 #ifndef DP_PIPEPOOL_H
 #define DP_PIPEPOOL_H
 
-#define PIPEPOOL_MAX_FREE 32u     /* idle pipe pairs kept per thread (2 fds each) */
-#define PIPEPOOL_PIPE_SIZE 262144 /* 64 pages: under the default per-user pipe quota
-                                   * (16384 pages) for 256 pipes in flight at once */
+#define PIPEPOOL_MAX_FREE 32u /* idle pipe pairs kept per thread (2 fds each) */
+#define PIPEPOOL_PIPE_SIZE                                                                         \
+    262144 /* 64 pages: under the default per-user pipe quota                                      \
+            * (16384 pages) for 256 pipes in flight at once */
 
 /* Fills fds[0] (read end) and fds[1] (write end). Returns 0, or -1 when no pipe can be
  * had (fds exhausted): the caller copies through a buffer instead. */

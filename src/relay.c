@@ -75,8 +75,8 @@ static int
 flush_pipe(struct relay_half *h, int dst)
 {
     while (h->pipe_len > 0) {
-        ssize_t n = splice(h->pipe[0], NULL, dst, NULL, h->pipe_len,
-                           SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+        ssize_t n =
+            splice(h->pipe[0], NULL, dst, NULL, h->pipe_len, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
         if (n == -1)
             return would_block(errno) ? EAGAIN : errno;
         h->pipe_len -= (uint32_t)n;

@@ -27,10 +27,10 @@ struct relay_half {
 
 struct relay {
     struct loop *loop;
-    struct loop_io client; /* client socket; the session uses it during the handshake too */
-    struct loop_io remote; /* outgoing socket */
-    struct relay_half up;   /* client -> remote */
-    struct relay_half down; /* remote -> client */
+    struct loop_io client;   /* client socket; the session uses it during the handshake too */
+    struct loop_io remote;   /* outgoing socket */
+    struct relay_half up;    /* client -> remote */
+    struct relay_half down;  /* remote -> client */
     uint64_t last_active_ms; /* loop time of the last event: what the idle timeout checks */
     int use_splice;
     /* Optional live totals (the link's counters, read by -policy adaptive): bytes are

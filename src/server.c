@@ -101,8 +101,7 @@ accept_cb(struct loop_io *io, unsigned events)
             return;
         }
         atomic_fetch_add_explicit(&srv->sh->n_accepted, 1, memory_order_relaxed);
-        if (atomic_load_explicit(&srv->sh->n_clients, memory_order_relaxed) >=
-            cfg->max_clients) {
+        if (atomic_load_explicit(&srv->sh->n_clients, memory_order_relaxed) >= cfg->max_clients) {
             /* Refuse cleanly: the client sees a close, the others keep working. */
             atomic_fetch_add_explicit(&srv->sh->n_refused_full, 1, memory_order_relaxed);
             log_debug("refusing a client: %u clients already (-max-clients)", cfg->max_clients);

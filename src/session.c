@@ -26,8 +26,8 @@
 #include "socks5.h"
 #include "target.h"
 
-#define HS_IN_MAX 2048      /* greeting + auth + request of SOCKS5 fit in ~1 KiB */
-#define DRAIN_MS 2000       /* how long an error reply waits for the client's EOF */
+#define HS_IN_MAX 2048 /* greeting + auth + request of SOCKS5 fit in ~1 KiB */
+#define DRAIN_MS 2000  /* how long an error reply waits for the client's EOF */
 
 enum proto { PROTO_UNKNOWN, PROTO_SOCKS5, PROTO_SOCKS4 };
 
@@ -43,9 +43,10 @@ struct handshake {
 };
 
 static const char *const state_names[] = {
-    [S_GREETING] = "greeting",     [S_AUTH] = "auth",   [S_REQUEST] = "request",
-    [S_RESOLVING] = "resolving",   [S_CONNECTING] = "connecting",
-    [S_RELAY] = "relay",           [S_DRAINING] = "draining", [S_CLOSED] = "closed",
+    [S_GREETING] = "greeting",     [S_AUTH] = "auth",
+    [S_REQUEST] = "request",       [S_RESOLVING] = "resolving",
+    [S_CONNECTING] = "connecting", [S_RELAY] = "relay",
+    [S_DRAINING] = "draining",     [S_CLOSED] = "closed",
 };
 
 const char *
@@ -370,8 +371,8 @@ connect_target(struct session *s)
         start_dial(s);
     } else {
         set_state(s, S_RESOLVING);
-        hs->resolve = resolver_submit(s->srv->sh->resolver, s->srv->loop, t->host, t->port,
-                                      resolve_done, s);
+        hs->resolve =
+            resolver_submit(s->srv->sh->resolver, s->srv->loop, t->host, t->port, resolve_done, s);
         if (hs->resolve == NULL)
             request_fail(s, ENOMEM);
     }
@@ -658,7 +659,8 @@ session_start(struct server *srv, int fd, const struct sockaddr *peer)
                 if (peer->sa_family == AF_INET)
                     inet_ntop(AF_INET, &((const struct sockaddr_in *)peer)->sin_addr, a, sizeof(a));
                 else if (peer->sa_family == AF_INET6)
-                    inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)peer)->sin6_addr, a, sizeof(a));
+                    inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)peer)->sin6_addr, a,
+                              sizeof(a));
                 log_debug("#%llu client %s is not in -allow: refusing it",
                           (unsigned long long)s->id, a);
             }

@@ -34,7 +34,7 @@ struct session {
     enum session_state state;
     struct relay relay; /* holds the client and remote ios */
     struct loop_timer timer;
-    struct handshake *hs; /* NULL once relaying */
+    struct handshake *hs;    /* NULL once relaying */
     struct http_proxy *http; /* HTTP proxy clients: src/http_proxy.c runs the session */
     struct link *link;
     struct loop_work free_work;

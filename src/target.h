@@ -8,9 +8,9 @@ enum target_type { TARGET_IPV4 = 1, TARGET_DOMAIN = 3, TARGET_IPV6 = 4 };
 
 struct target {
     enum target_type type;
-    uint16_t port;     /* host byte order */
-    uint8_t addr[16];  /* network order; 4 bytes used for IPv4 */
-    char host[256];    /* NUL-terminated, TARGET_DOMAIN only, at most 255 bytes */
+    uint16_t port;    /* host byte order */
+    uint8_t addr[16]; /* network order; 4 bytes used for IPv4 */
+    char host[256];   /* NUL-terminated, TARGET_DOMAIN only, at most 255 bytes */
 };
 
 #endif
