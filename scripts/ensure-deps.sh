@@ -3,7 +3,13 @@
 # Quiet when nothing is missing. Uses sudo only when not root and sudo exists.
 set -eu
 
-PACKAGES="gcc make clang libclang-rt-14-dev curl python3 python3-pytest python3-socks iproute2 procps"
+# `ensure-deps.sh build`: only what building needs (make run); no argument: everything
+# the tests need too (make test).
+BUILD_PACKAGES="gcc make libc6-dev"
+TEST_PACKAGES="clang libclang-rt-14-dev clang-format valgrind curl python3 python3-pytest \
+python3-socks iproute2 procps util-linux"
+PACKAGES="$BUILD_PACKAGES"
+[ "${1:-}" = "build" ] || PACKAGES="$PACKAGES $TEST_PACKAGES"
 
 missing=""
 for p in $PACKAGES; do

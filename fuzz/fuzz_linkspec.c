@@ -1,0 +1,100 @@
+/* libFuzzer harness for link_parse_spec (src/link.c): LINK[@RATIO] from the command line.
+ *
+ * Input: the spec's bytes (an embedded NUL ends the C string, as in argv).
+ * Invariants (abort() when broken):
+ * - returns 0 or -1, the same whatever the size of the error buffer;
+ * - on -1: the reason is NUL-terminated inside the buffer (ASan watches the bytes past
+ *   it) and is one printable line, even when the spec holds control bytes;
+ * - on 0: ratio 1..1000; an interface name is NUL-terminated, 1..IF_NAMESIZE-1 bytes of
+ *   [A-Za-z0-9._:-]; and the canonical spelling (inet_ntop or the name, then @ratio)
+ *   parses back to the same link. */
+#include <arpa/inet.h>
+#include <string.h>
+
+#include "fuzz.h"
+#include "link.h"
+
+static int
+parse(const char *spec, struct link_spec *out, size_t errlen)
+{
+    char *err = malloc(errlen ? errlen : 1);
+    int rc;
+
+    FUZZ_CHECK(err != NULL);
+    memset(err, 'X', errlen ? errlen : 1);
+    rc = link_parse_spec(spec, out, err, errlen);
+    FUZZ_CHECK(rc == 0 || rc == -1);
+    if (rc == -1 && errlen > 0) {
+        FUZZ_CHECK(fuzz_terminated(err, errlen));
+        for (const char *c = err; *c != '\0'; c++)
+            FUZZ_CHECK(*c >= 0x20 && *c <= 0x7e);
+    }
+    free(err);
+    return rc;
+}
+
+static int
+name_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == '-' || c == ':';
+}
+
+static void
+check_spec(const struct link_spec *s)
+{
+    char canon[INET6_ADDRSTRLEN + 16], text[INET6_ADDRSTRLEN];
+    struct link_spec again;
+    size_t len;
+
+    FUZZ_CHECK(s->ratio >= 1 && s->ratio <= 1000);
+    switch (s->kind) {
+    case LINK_ADDR4:
+        FUZZ_CHECK(inet_ntop(AF_INET, &s->addr4, text, sizeof(text)) != NULL);
+        break;
+    case LINK_ADDR6:
+        FUZZ_CHECK(inet_ntop(AF_INET6, &s->addr6, text, sizeof(text)) != NULL);
+        break;
+    case LINK_IFACE:
+        FUZZ_CHECK(fuzz_terminated(s->name, sizeof(s->name)));
+        len = strlen(s->name);
+        FUZZ_CHECK(len >= 1 && len < IF_NAMESIZE);
+        for (size_t i = 0; i < len; i++)
+            FUZZ_CHECK(name_char(s->name[i]));
+        memcpy(text, s->name, len + 1);
+        break;
+    default:
+        FUZZ_CHECK(!"unknown link kind");
+        return;
+    }
+    snprintf(canon, sizeof(canon), "%s@%u", text, s->ratio);
+    FUZZ_CHECK(parse(canon, &again, 160) == 0);
+    FUZZ_CHECK(again.kind == s->kind && again.ratio == s->ratio);
+    if (s->kind == LINK_ADDR4)
+        FUZZ_CHECK(memcmp(&again.addr4, &s->addr4, sizeof(s->addr4)) == 0);
+    else if (s->kind == LINK_ADDR6)
+        FUZZ_CHECK(memcmp(&again.addr6, &s->addr6, sizeof(s->addr6)) == 0);
+    else
+        FUZZ_CHECK(strcmp(again.name, s->name) == 0);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    char *spec = malloc(size + 1);
+    struct link_spec a, b;
+    int rc;
+
+    FUZZ_CHECK(spec != NULL);
+    memcpy(spec, data, size);
+    spec[size] = '\0';
+
+    rc = parse(spec, &a, 160);
+    if (rc == 0)
+        check_spec(&a);
+    /* A short error buffer: truncation, never an overflow or a different answer. */
+    FUZZ_CHECK(parse(spec, &b, size % 24) == rc);
+    FUZZ_CHECK(parse(spec, &b, 0) == rc);
+    free(spec);
+    return 0;
+}
