@@ -59,6 +59,7 @@ enum down_phase {
 struct inbuf {
     struct buf *b;
     uint32_t off, scan, len;
+    uint32_t head_seen; /* bytes from off that a head parser already answered MORE to */
 };
 
 /* Bytes we made (a rewritten head) waiting to be sent. */
@@ -110,6 +111,7 @@ inbuf_release(struct inbuf *ib)
     bufpool_put(ib->b);
     ib->b = NULL;
     ib->off = ib->scan = ib->len = 0;
+    ib->head_seen = 0;
 }
 
 static void
@@ -522,6 +524,23 @@ handle_request(struct http_proxy *hp, const struct http_request *req, size_t use
     return 1;
 }
 
+/* Whether a head parser could answer anything new: its verdict changes only at a line
+ * end or at the size limit, so a head sent in small pieces is parsed once per line (and
+ * once at its first bytes), not once per piece; a slow sender costs linear time. */
+static int
+head_worth_parsing(const struct inbuf *ib)
+{
+    uint32_t have = ib->len - ib->off;
+
+    if (ib->head_seen == 0)
+        return have > 0;
+    if (have <= ib->head_seen)
+        return 0;
+    if (have >= HTTP_HEAD_MAX)
+        return 1;
+    return memchr(ib->b->data + ib->off + ib->head_seen, '\n', have - ib->head_seen) != NULL;
+}
+
 static int
 step_parse_request(struct http_proxy *hp)
 {
@@ -530,12 +549,15 @@ step_parse_request(struct http_proxy *hp)
     int status = 400;
     enum parse_status st;
 
-    if (hp->up != UP_HEAD || hp->cin.b == NULL || hp->cin.off == hp->cin.len)
+    if (hp->up != UP_HEAD || hp->cin.b == NULL || !head_worth_parsing(&hp->cin))
         return 0;
     st = http_parse_request(hp->cin.b->data + hp->cin.off, hp->cin.len - hp->cin.off, &used, &req,
                             &status);
-    if (st == PARSE_MORE)
+    if (st == PARSE_MORE) {
+        hp->cin.head_seen = hp->cin.len - hp->cin.off;
         return 0;
+    }
+    hp->cin.head_seen = 0;
     if (st == PARSE_ERROR) {
         http_error(hp, status, request_error_text(status));
         return -1;
@@ -617,9 +639,13 @@ step_parse_response(struct http_proxy *hp)
 
     if (hp->down != DOWN_HEAD || pending_out(&hp->cout))
         return 0;
-    if (u->b != NULL && u->off < u->len)
+    if (u->b != NULL && u->off < u->len) {
+        if (!head_worth_parsing(u) && !hp->upstream_eof)
+            return 0;
         st = http_parse_response(u->b->data + u->off, u->len - u->off, &used, hp->req_is_head,
                                  &resp);
+        u->head_seen = st == PARSE_MORE ? u->len - u->off : 0;
+    }
     if (st == PARSE_MORE) {
         if (!hp->upstream_eof)
             return 0;
