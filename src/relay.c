@@ -171,9 +171,14 @@ half_pump(struct relay_half *h, const struct relay_half *other, int src, int dst
     for (int i = 0, full = 1; i < RELAY_BURST && full && !h->eof && !pending(h); i++) {
         full = 0;
 #ifdef HAVE_SPLICE
-        err = use_splice ? splice_once(h, src, dst, &full) : -1;
-        if (err == -1)
+        /* Small exchanges are cheaper with recv/send than through a pipe (two splices
+         * and the pipe's bookkeeping); a direction turns to splice once a read fills a
+         * whole buffer, the mark of a bulk transfer. */
+        err = use_splice && h->bulk ? splice_once(h, src, dst, &full) : -1;
+        if (err == -1) {
             err = copy_once(h, src, dst, &full);
+            h->bulk |= full;
+        }
 #else
         DP_UNUSED(use_splice);
         err = copy_once(h, src, dst, &full);

@@ -20,6 +20,7 @@ struct relay_half {
     uint32_t off, len;
     int pipe[2];       /* held only while pipe_len > 0; -1 otherwise */
     uint32_t pipe_len; /* bytes spliced into the pipe, not yet out */
+    uint8_t bulk;      /* a read filled a whole buffer: splice from now on */
     uint8_t eof;       /* the source side reached EOF */
     uint8_t shut;      /* shutdown(SHUT_WR) done on the destination side */
     uint64_t bytes;

@@ -93,12 +93,18 @@ accept_cb(struct loop_io *io, unsigned events)
 
         if (fd == -1) {
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-                log_warn("accept: %s; pausing new connections for %d ms", strerror(errno),
-                         ACCEPT_PAUSE_MS);
+                if (!srv->accept_failing)
+                    log_warn("accept: %s; new connections wait (retrying every %d ms)",
+                             strerror(errno), ACCEPT_PAUSE_MS);
+                srv->accept_failing = 1;
                 pause_accept(srv);
             }
             /* EAGAIN: drained; ECONNABORTED and the like: the client is gone already. */
             return;
+        }
+        if (srv->accept_failing) {
+            srv->accept_failing = 0;
+            log_info("accepting new connections again");
         }
         atomic_fetch_add_explicit(&srv->sh->n_accepted, 1, memory_order_relaxed);
         if (atomic_load_explicit(&srv->sh->n_clients, memory_order_relaxed) >= cfg->max_clients) {

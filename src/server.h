@@ -35,6 +35,7 @@ struct server {
     struct loop_work stop_work;
     LIST_HEAD(session_list, session) sessions;
     int stopping;
+    int accept_failing; /* out of fds or memory: said once, until accepting works again */
 };
 
 /* Opens a listening socket on host:port (SO_REUSEPORT when reuseport). Returns the fd or
