@@ -1,5 +1,7 @@
 #include "log.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <time.h>
@@ -58,5 +60,24 @@ log_escape(char *out, size_t outlen, const char *in, size_t inlen)
         }
     }
     out[o] = '\0';
+    return out;
+}
+
+char *
+log_sockaddr(char *out, size_t outlen, const struct sockaddr *sa)
+{
+    char a[INET6_ADDRSTRLEN];
+
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
+        inet_ntop(AF_INET, &sin->sin_addr, a, sizeof(a));
+        snprintf(out, outlen, "%s:%u", a, ntohs(sin->sin_port));
+    } else if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)sa;
+        inet_ntop(AF_INET6, &sin6->sin6_addr, a, sizeof(a));
+        snprintf(out, outlen, "[%s]:%u", a, ntohs(sin6->sin6_port));
+    } else {
+        snprintf(out, outlen, "?");
+    }
     return out;
 }

@@ -26,4 +26,10 @@ void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(p
  * Every client-supplied string goes through this before it reaches a log line. */
 char *log_escape(char *out, size_t outlen, const char *in, size_t inlen);
 
+/* An address and port for log lines: "192.0.2.1:443" or "[2001:db8::1]:443" ("?" for
+ * other families). out should hold LOG_SOCKADDR_MAX bytes. Returns out. */
+#define LOG_SOCKADDR_MAX 56
+struct sockaddr;
+char *log_sockaddr(char *out, size_t outlen, const struct sockaddr *sa);
+
 #endif

@@ -287,13 +287,9 @@ dial_done(struct dialer *d, int fd, int err)
         return;
     }
     if (log_threshold >= LOG_DEBUG) {
-        char a[INET6_ADDRSTRLEN] = "?";
-        if (local.ss_family == AF_INET)
-            inet_ntop(AF_INET, &((struct sockaddr_in *)&local)->sin_addr, a, sizeof(a));
-        else
-            inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&local)->sin6_addr, a, sizeof(a));
+        char a[LOG_SOCKADDR_MAX];
         log_debug("#%llu connected via %s (source %s)", (unsigned long long)s->id, s->link->label,
-                  a);
+                  log_sockaddr(a, sizeof(a), (struct sockaddr *)&local));
     }
     if (hs->proto == PROTO_SOCKS4)
         out_len = socks4_write_reply(out, SOCKS4_REP_GRANTED, (struct sockaddr *)&local);
@@ -655,14 +651,9 @@ session_start(struct server *srv, int fd, const struct sockaddr *peer)
         if (srv->sh->access != NULL && !access_client_allowed(srv->sh->access, peer)) {
             s->hs->denied = 1;
             if (log_threshold >= LOG_DEBUG) {
-                char a[INET6_ADDRSTRLEN] = "?";
-                if (peer->sa_family == AF_INET)
-                    inet_ntop(AF_INET, &((const struct sockaddr_in *)peer)->sin_addr, a, sizeof(a));
-                else if (peer->sa_family == AF_INET6)
-                    inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)peer)->sin6_addr, a,
-                              sizeof(a));
+                char a[LOG_SOCKADDR_MAX];
                 log_debug("#%llu client %s is not in -allow: refusing it",
-                          (unsigned long long)s->id, a);
+                          (unsigned long long)s->id, log_sockaddr(a, sizeof(a), peer));
             }
         }
     }
@@ -674,6 +665,10 @@ session_start(struct server *srv, int fd, const struct sockaddr *peer)
         goto err_hs;
     loop_timer_start(srv->loop, &s->timer, cfg->handshake_timeout_ms);
     server_session_added(srv, s);
+    if (log_threshold >= LOG_DEBUG) {
+        char a[LOG_SOCKADDR_MAX];
+        log_debug("#%llu client %s", (unsigned long long)s->id, log_sockaddr(a, sizeof(a), peer));
+    }
     return 0;
 
 err_hs:
