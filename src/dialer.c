@@ -57,6 +57,24 @@ dialer_add_addr(struct dialer *d, const struct sockaddr *sa)
         memcpy(&d->addrs[d->n_addrs++], sa, sizeof(struct sockaddr_in6));
 }
 
+int
+dialer_add_target(struct dialer *d, const struct target *t)
+{
+    if (t->type == TARGET_IPV4) {
+        struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(t->port)};
+        memcpy(&sin.sin_addr, t->addr, 4);
+        dialer_add_addr(d, (struct sockaddr *)&sin);
+        return 1;
+    }
+    if (t->type == TARGET_IPV6) {
+        struct sockaddr_in6 sin6 = {.sin6_family = AF_INET6, .sin6_port = htons(t->port)};
+        memcpy(&sin6.sin6_addr, t->addr, 16);
+        dialer_add_addr(d, (struct sockaddr *)&sin6);
+        return 1;
+    }
+    return 0;
+}
+
 void
 dialer_add_addrinfo(struct dialer *d, const struct addrinfo *res)
 {

@@ -67,6 +67,10 @@ void dialer_take(struct dialer *d, struct loop_io *to);
 
 /* Adds a candidate destination (AF_INET or AF_INET6, port set). Ignores extras. */
 void dialer_add_addr(struct dialer *d, const struct sockaddr *sa);
+/* Adds the target when it is an IP literal and returns 1; returns 0 for a host name,
+ * which must be resolved first (dialer_add_addrinfo). */
+struct target;
+int dialer_add_target(struct dialer *d, const struct target *t);
 /* Adds every address of a getaddrinfo() answer, in its order. */
 void dialer_add_addrinfo(struct dialer *d, const struct addrinfo *res);
 

@@ -398,15 +398,7 @@ start_connect(struct http_proxy *hp)
     dialer_cancel(&hp->dialer); /* the last dial's leftovers, if any, before reuse */
     memset(&hp->dialer, 0, sizeof(hp->dialer));
     hp->up = UP_DIALING;
-    if (t->type == TARGET_IPV4) {
-        struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(t->port)};
-        memcpy(&sin.sin_addr, t->addr, 4);
-        dialer_add_addr(&hp->dialer, (struct sockaddr *)&sin);
-        begin_dial(hp);
-    } else if (t->type == TARGET_IPV6) {
-        struct sockaddr_in6 sin6 = {.sin6_family = AF_INET6, .sin6_port = htons(t->port)};
-        memcpy(&sin6.sin6_addr, t->addr, 16);
-        dialer_add_addr(&hp->dialer, (struct sockaddr *)&sin6);
+    if (dialer_add_target(&hp->dialer, t)) {
         begin_dial(hp);
     } else {
         session_set_state(s, S_RESOLVING);

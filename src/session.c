@@ -355,15 +355,7 @@ connect_target(struct session *s)
                   t->type == TARGET_IPV6 ? "[" : "", shown, t->type == TARGET_IPV6 ? "]" : "",
                   t->port);
     }
-    if (t->type == TARGET_IPV4) {
-        struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(t->port)};
-        memcpy(&sin.sin_addr, t->addr, 4);
-        dialer_add_addr(&hs->dialer, (struct sockaddr *)&sin);
-        start_dial(s);
-    } else if (t->type == TARGET_IPV6) {
-        struct sockaddr_in6 sin6 = {.sin6_family = AF_INET6, .sin6_port = htons(t->port)};
-        memcpy(&sin6.sin6_addr, t->addr, 16);
-        dialer_add_addr(&hs->dialer, (struct sockaddr *)&sin6);
+    if (dialer_add_target(&hs->dialer, t)) {
         start_dial(s);
     } else {
         set_state(s, S_RESOLVING);
