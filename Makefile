@@ -98,11 +98,16 @@ lint:
 		src/*.c src/*.h; then echo "lint: banned call above"; exit 1; fi
 	@echo "lint: no banned calls"
 
+# Every C file of ours: the proxy, its unit tests, the fuzz harnesses, the benchmark and
+# the integration suite's helper client.
+C_FILES := src/*.c src/*.h tests/unit/*.c tests/unit/*.h fuzz/*.c fuzz/*.h bench/*.c \
+           tests/integration/*.c
+
 format:
-	clang-format -i src/*.c src/*.h tests/unit/*.c tests/unit/*.h
+	clang-format -i $(C_FILES)
 
 check-format:
-	clang-format --dry-run --Werror src/*.c src/*.h tests/unit/*.c tests/unit/*.h
+	clang-format --dry-run --Werror $(C_FILES)
 
 # make fuzz: libFuzzer harnesses (clang, ASan+UBSan) built into build-fuzz/, each run for
 # FUZZ_SECONDS over a working copy of fuzz/corpus/<harness>/ (see fuzz/README.md).

@@ -79,7 +79,11 @@ one(long i)
         fail(i, "connect", errno);
         goto out;
     }
-    memcpy(msg, "\x05\x01\x00" "\x05\x01\x00\x01" "\x7f\x00\x00\x01", 11);
+    memcpy(msg,
+           "\x05\x01\x00"
+           "\x05\x01\x00\x01"
+           "\x7f\x00\x00\x01",
+           11);
     msg[11] = (unsigned char)(echo_port >> 8);
     msg[12] = (unsigned char)echo_port;
     {
