@@ -31,11 +31,7 @@ static size_t cap;
 static const uint8_t *
 at_end(const uint8_t *msg, size_t len)
 {
-    uint8_t *buf = scratch + cap - len;
-
-    FUZZ_CHECK(len <= cap);
-    memmove(buf, msg, len);
-    return buf;
+    return fuzz_at_end(scratch, cap, msg, len);
 }
 
 static void

@@ -18,7 +18,6 @@
 #include "fuzz.h"
 #include "socks4.h"
 
-#define SENTINEL 0xA5
 /* Per input: an allocation of exactly the message's size; each parse runs on a copy that
  * ends at its end. */
 static uint8_t *scratch;
@@ -33,25 +32,13 @@ struct outcome {
     struct socks4_request out;
 };
 
-static int
-all_sentinel(const void *p, size_t n)
-{
-    static uint8_t ref[sizeof(struct outcome)];
-
-    if (ref[0] != SENTINEL)
-        memset(ref, SENTINEL, sizeof(ref));
-    return n <= sizeof(ref) && memcmp(p, ref, n) == 0;
-}
-
 static void
 run(const uint8_t *msg, size_t len, struct outcome *o)
 {
     /* The copy ends where the scratch allocation ends: a read past len is one ASan sees. */
-    uint8_t *buf = scratch + cap - len;
+    uint8_t *buf = fuzz_at_end(scratch, cap, msg, len);
 
-    FUZZ_CHECK(len <= cap);
-    memcpy(buf, msg, len);
-    memset(o, SENTINEL, sizeof(*o));
+    memset(o, FUZZ_SENTINEL, sizeof(*o));
     o->consumed = SIZE_MAX;
     o->rep = REP_UNSET;
     o->st = socks4_parse_request(buf, len, &o->consumed, &o->out, &o->rep);
@@ -60,7 +47,7 @@ run(const uint8_t *msg, size_t len, struct outcome *o)
     if (o->st == PARSE_DONE)
         FUZZ_CHECK(o->consumed > 0 && o->consumed <= len);
     else
-        FUZZ_CHECK(all_sentinel(&o->out, sizeof(o->out)));
+        FUZZ_CHECK(fuzz_all_sentinel(&o->out, sizeof(o->out)));
     if (o->st == PARSE_ERROR)
         FUZZ_CHECK(o->rep == -1 || o->rep == SOCKS4_REP_REJECTED);
 }

@@ -24,7 +24,6 @@
 #include "fuzz.h"
 #include "socks5.h"
 
-#define SENTINEL 0xA5
 /* Per input: an allocation of exactly the message's size; each parse runs on a copy that
  * ends at its end. */
 static uint8_t *scratch;
@@ -49,26 +48,14 @@ struct outcome {
     } out;
 };
 
-static int
-all_sentinel(const void *p, size_t n)
-{
-    static uint8_t ref[sizeof(struct outcome)];
-
-    if (ref[0] != SENTINEL)
-        memset(ref, SENTINEL, sizeof(ref));
-    return n <= sizeof(ref) && memcmp(p, ref, n) == 0;
-}
-
 /* Runs one parser on a private copy of exactly len bytes. */
 static void
 run(enum which w, const uint8_t *msg, size_t len, struct outcome *o)
 {
     /* The copy ends where the scratch allocation ends: a read past len is one ASan sees. */
-    uint8_t *buf = scratch + cap - len;
+    uint8_t *buf = fuzz_at_end(scratch, cap, msg, len);
 
-    FUZZ_CHECK(len <= cap);
-    memcpy(buf, msg, len);
-    memset(o, SENTINEL, sizeof(*o));
+    memset(o, FUZZ_SENTINEL, sizeof(*o));
     o->consumed = SIZE_MAX;
     o->rep = REP_UNSET;
     switch (w) {
@@ -87,7 +74,7 @@ run(enum which w, const uint8_t *msg, size_t len, struct outcome *o)
     if (o->st == PARSE_DONE)
         FUZZ_CHECK(o->consumed > 0 && o->consumed <= len);
     else
-        FUZZ_CHECK(all_sentinel(&o->out, sizeof(o->out)));
+        FUZZ_CHECK(fuzz_all_sentinel(&o->out, sizeof(o->out)));
 }
 
 static int

@@ -42,22 +42,6 @@ def proxy(start_proxy):
     return start_proxy("127.0.0.1")
 
 
-@pytest.fixture(scope="module")
-def dns_isolated(tmp_path_factory):
-    """argv prefix that runs the proxy with a resolv.conf naming only an unused loopback
-    address, so looking up a name never sends a query off this machine."""
-    conf = tmp_path_factory.mktemp("dns") / "resolv.conf"
-    conf.write_text("nameserver 127.77.0.53\noptions attempts:1 timeout:1\n")
-    conf.chmod(0o644)
-    unshare = ["unshare", "--mount"] if os.geteuid() == 0 else \
-        ["unshare", "--user", "--map-root-user", "--mount"]
-    prefix = [*unshare, "sh", "-c", 'mount --bind "$0" /etc/resolv.conf && exec "$@"', str(conf)]
-    if subprocess.run([*prefix, "true"], capture_output=True).returncode != 0:
-        pytest.skip("cannot isolate DNS (unshare --mount not permitted): "
-                    "refusing to send name lookups off this machine")
-    return prefix
-
-
 def fetch_sources(proxy_port, url, n, **kw):
     return [curl(url, proxy_port, **kw) for _ in range(n)]
 

@@ -35,21 +35,6 @@ def proxy(start_proxy):
     return start_proxy("127.0.0.1")
 
 
-@pytest.fixture(scope="module")
-def dns_isolated(tmp_path_factory):
-    """argv prefix: the proxy sees a resolv.conf naming only an unused loopback address,
-    so no name lookup ever leaves this machine (same idea as test_loopback's)."""
-    conf = tmp_path_factory.mktemp("dns") / "resolv.conf"
-    conf.write_text("nameserver 127.77.0.53\noptions attempts:1 timeout:1\n")
-    conf.chmod(0o644)
-    unshare = ["unshare", "--mount"] if os.geteuid() == 0 else \
-        ["unshare", "--user", "--map-root-user", "--mount"]
-    prefix = [*unshare, "sh", "-c", 'mount --bind "$0" /etc/resolv.conf && exec "$@"', str(conf)]
-    if subprocess.run([*prefix, "true"], capture_output=True).returncode != 0:
-        pytest.skip("cannot isolate DNS (unshare --mount not permitted)")
-    return prefix
-
-
 def run_curl(*args, timeout=10):
     """curl -sS with args; returns (exit status, stdout, stderr)."""
     res = subprocess.run(["curl", "-sS", "--max-time", str(timeout), *map(str, args)],
