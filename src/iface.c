@@ -113,53 +113,6 @@ iface_find_addr(int family, const void *addr, char *ifname, unsigned *ifindex)
     return rc;
 }
 
-int
-iface_addrs(const char *ifname, unsigned *ifindex, int *up, int *has4, struct in_addr *a4,
-            int *has6, struct in6_addr *a6)
-{
-    struct ifaddrs *ifa_list, *ifa;
-    int exists = 0, v4_rank = 0, v6_rank = 0; /* rank: 0 none, 1 link-local, 2 preferred */
-
-    *up = 0;
-    *has4 = 0;
-    *has6 = 0;
-    if (getifaddrs(&ifa_list) == -1)
-        return -1;
-    for (ifa = ifa_list; ifa != NULL; ifa = ifa->ifa_next) {
-        if (strcmp(ifa->ifa_name, ifname) != 0)
-            continue;
-        exists = 1;
-        if (iface_is_up(ifa->ifa_flags))
-            *up = 1;
-        if (ifa->ifa_addr == NULL)
-            continue;
-        if (ifa->ifa_addr->sa_family == AF_INET && v4_rank < 2) {
-            const struct sockaddr_in *sin = (const struct sockaddr_in *)(void *)ifa->ifa_addr;
-            int rank = iface_v4_is_link_local(&sin->sin_addr) ? 1 : 2;
-
-            if (rank > v4_rank) {
-                v4_rank = rank;
-                *a4 = sin->sin_addr;
-            }
-        } else if (ifa->ifa_addr->sa_family == AF_INET6 && v6_rank < 2) {
-            const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)(void *)ifa->ifa_addr;
-            int rank = iface_v6_is_link_local(&sin6->sin6_addr) ? 1 : 2;
-
-            if (rank > v6_rank) {
-                v6_rank = rank;
-                *a6 = sin6->sin6_addr;
-            }
-        }
-    }
-    freeifaddrs(ifa_list);
-    if (!exists)
-        return -1;
-    *has4 = v4_rank > 0;
-    *has6 = v6_rank > 0;
-    *ifindex = iface_index(ifname);
-    return 0;
-}
-
 /* One line of -list: a name as getifaddrs reports it, and its device index for ordering. */
 struct iface_entry {
     char name[IF_NAMESIZE];

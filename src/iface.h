@@ -17,13 +17,6 @@ int iface_list(FILE *out);
  * routes all of 127/8 there). Returns 0, or -1 if no interface has it. */
 int iface_find_addr(int family, const void *addr, char *ifname, unsigned *ifindex);
 
-/* An interface's current addresses. Returns 0 if the interface exists (up or not);
- * *has4 and *has6 say which were found (first global-scope address preferred; IPv6 link-local
- * only if nothing else). *up says whether it is IFF_UP and IFF_RUNNING. -1 if no such
- * interface. */
-int iface_addrs(const char *ifname, unsigned *ifindex, int *up, int *has4, struct in_addr *a4,
-                int *has6, struct in6_addr *a6);
-
 /* Names of interfaces that are up, not loopback, and carry a default route (IPv4 or IPv6),
  * in the order of their index. Writes up to max names (IF_NAMESIZE each). Returns count. */
 int iface_default_route_ifaces(char (*names)[16], int max);

@@ -208,12 +208,6 @@ loop_timer_init(struct loop_timer *t, void (*cb)(struct loop_timer *))
     t->cb = cb;
 }
 
-int
-loop_timer_armed(const struct loop_timer *t)
-{
-    return t->heap_index != SIZE_MAX;
-}
-
 void
 loop_timer_stop(struct loop *l, struct loop_timer *t)
 {

@@ -57,7 +57,6 @@ void loop_io_adopt(struct loop_io *to, struct loop_io *from);
 void loop_timer_init(struct loop_timer *t, void (*cb)(struct loop_timer *));
 void loop_timer_start(struct loop *l, struct loop_timer *t, uint64_t after_ms);
 void loop_timer_stop(struct loop *l, struct loop_timer *t);
-int loop_timer_armed(const struct loop_timer *t);
 
 /* Thread-safe: queue w to run on l's thread, and wake it. */
 void loop_post(struct loop *l, struct loop_work *w);

@@ -379,6 +379,8 @@ main(int argc, char **argv)
     access_free(&app.access);
     for (unsigned i = 0; i < app.n_servers; i++)
         server_destroy(&app.servers[i]);
+    for (unsigned i = 0; i < cfg->n_links; i++)
+        link_destroy(&app.links[i]);
     bufpool_trim();
     pipepool_trim();
     free(app.servers);

@@ -26,16 +26,6 @@ relay_set_splice(int enabled)
 #endif
 }
 
-int
-relay_splice_available(void)
-{
-#ifdef HAVE_SPLICE
-    return 1;
-#else
-    return 0;
-#endif
-}
-
 #define RELAY_BURST 4
 
 static int

@@ -43,7 +43,6 @@ struct relay {
 
 /* Globally chooses splice (where available) or copying for relays started afterwards. */
 void relay_set_splice(int enabled);
-int relay_splice_available(void);
 
 /* Makes a relay safe to relay_stop() before relay_start() (session start-up). */
 void relay_init(struct relay *r);

@@ -49,12 +49,6 @@ static const char *const state_names[] = {
     [S_DRAINING] = "draining",     [S_CLOSED] = "closed",
 };
 
-const char *
-session_state_name(enum session_state st)
-{
-    return state_names[st];
-}
-
 static void
 set_state(struct session *s, enum session_state st)
 {

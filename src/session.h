@@ -47,8 +47,6 @@ int session_start(struct server *srv, int fd, const struct sockaddr *peer);
 /* Closes at once (shutdown of the proxy). */
 void session_close(struct session *s);
 
-const char *session_state_name(enum session_state st);
-
 /* For protocol modules that run a session themselves (src/http_proxy.c). */
 void session_set_state(struct session *s, enum session_state st);
 /* Relays between the client and s->relay.remote.fd (connected), sending initial (bytes
