@@ -1,0 +1,23 @@
+/* POSIX types behind the seam (src/os/os.h): a socket is a file descriptor. */
+#ifndef DP_OS_TYPES_H
+#define DP_OS_TYPES_H
+
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+typedef int os_sock;
+#define OS_SOCK_INVALID (-1)
+
+/* The splice fast path: Linux only (and not in a PORTABLE build). */
+#if defined(__linux__) && !defined(DP_PORTABLE)
+#define OS_HAVE_SPLICE 1
+#else
+#define OS_HAVE_SPLICE 0
+#endif
+
+#endif
