@@ -30,6 +30,16 @@ static const struct errmap_entry table[] = {
     {DP_ERR_NOT_ALLOWED, 2, 403, 0, 1, "not allowed"},
     {EACCES, 2, 403, 0, 1, "not allowed"},
     {EPERM, 2, 403, 0, 1, "not allowed"},
+    {DP_ERR_UPSTREAM, 1, 502, 1, 0, "upstream proxy failed the handshake"},
+    {DP_ERR_UPSTREAM_AUTH, 1, 502, 1, 0, "upstream proxy refused our credentials"},
+    {DP_ERR_UPSTREAM_REP(1), 1, 502, 0, 1, "upstream proxy: general failure"},
+    {DP_ERR_UPSTREAM_REP(2), 2, 403, 0, 1, "upstream proxy: not allowed"},
+    {DP_ERR_UPSTREAM_REP(3), 3, 502, 0, 1, "upstream proxy: network unreachable"},
+    {DP_ERR_UPSTREAM_REP(4), 4, 502, 0, 1, "upstream proxy: host unreachable"},
+    {DP_ERR_UPSTREAM_REP(5), 5, 502, 0, 1, "upstream proxy: connection refused"},
+    {DP_ERR_UPSTREAM_REP(6), 6, 504, 0, 1, "upstream proxy: timed out"},
+    {DP_ERR_UPSTREAM_REP(7), 7, 502, 0, 1, "upstream proxy: command not supported"},
+    {DP_ERR_UPSTREAM_REP(8), 8, 502, 0, 1, "upstream proxy: address type not supported"},
 };
 
 static const struct errmap_entry *

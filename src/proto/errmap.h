@@ -8,6 +8,12 @@
 #define DP_ERR_RESOLVE (-2)     /* the name did not resolve */
 #define DP_ERR_NO_LINK (-3)     /* no link can serve the destination's address family */
 #define DP_ERR_NOT_ALLOWED (-4) /* refused by policy */
+/* Upstream proxy links (src/proto/upstream.h). The first two are the link's fault. */
+#define DP_ERR_UPSTREAM (-5)      /* the upstream proxy broke the protocol or closed */
+#define DP_ERR_UPSTREAM_AUTH (-6) /* the upstream proxy refused our credentials */
+/* The upstream reported that the destination failed, as SOCKS5 REP n (1..8): the
+ * destination's answer, passed on; the link worked. */
+#define DP_ERR_UPSTREAM_REP(n) (-100 - (n))
 
 /* SOCKS5 REP for a failure cause (RFC 1928 section 6). */
 int errmap_socks5_rep(int err);
