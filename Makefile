@@ -32,12 +32,22 @@ endif
 # the platform seam in src/os/ with one folder per platform family. The build picks the
 # platform folders; core code never names an OS.
 PORTABLE_DIRS := src/core src/proto src/net src/front src/admin
-OS_DIRS       := src/os/posix src/os/linux
-SRC_DIRS      := $(PORTABLE_DIRS) src/os $(OS_DIRS)
-INCLUDES      := $(addprefix -iquote ,$(SRC_DIRS))
-CFLAGS        += $(INCLUDES)
+# PORTABLE=1: the build a POSIX system without Linux's extras gets (macOS, the BSDs):
+# poll instead of epoll, no splice, no netlink, fcntl instead of accept4. On Linux it
+# proves that those paths work.
+ifeq ($(PORTABLE),1)
+BUILD    := build-portable
+CFLAGS   += -DDP_PORTABLE
+OS_DIRS  := src/os/posix src/os/portable
+OS_EXTRA := src/os/loop_poll.c
+else
+OS_DIRS  := src/os/posix src/os/linux
+OS_EXTRA :=
+endif
+INCLUDES := $(addprefix -iquote ,$(PORTABLE_DIRS) src/os $(OS_DIRS))
+CFLAGS   += $(INCLUDES)
 
-SRCS     := $(wildcard $(addsuffix /*.c,$(SRC_DIRS))) src/main.c
+SRCS     := $(wildcard $(addsuffix /*.c,$(PORTABLE_DIRS) $(OS_DIRS))) $(OS_EXTRA) src/main.c
 LIB_OBJS := $(patsubst src/%.c,$(BUILD)/%.o,$(filter-out src/main.c,$(SRCS)))
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
@@ -107,10 +117,14 @@ lint:
 	@if grep -nE '\b(strcpy|strcat|sprintf|vsprintf|atoi|atol|gets|gethostbyname|inet_ntoa)[[:space:]]*\(' \
 		$(SRC_C_FILES); then echo "lint: banned call above"; exit 1; fi
 	@echo "lint: no banned calls"
+	@if grep -nE '#[[:space:]]*if.*(__linux__|_WIN32|__APPLE__|__FreeBSD__)|\b(accept4|pipe2|signalfd|epoll_[a-z]+|setsockopt|getsockopt|WSAGetLastError|ioctlsocket|closesocket|MSG_NOSIGNAL)\b|[^_]splice\(' \
+		$(PORTABLE_C_FILES); then echo "lint: platform code outside src/os (use the seam, src/os/os.h)"; exit 1; fi
+	@echo "lint: no platform code outside src/os"
 
 # Every C file of ours: the proxy, its unit tests, the fuzz harnesses, the benchmark and
 # the integration suite's helper client.
 SRC_C_FILES = $(shell find src -name '*.[ch]')
+PORTABLE_C_FILES = $(shell find $(PORTABLE_DIRS) -name '*.[ch]' 2>/dev/null) src/main.c
 C_FILES = $(SRC_C_FILES) tests/unit/*.c tests/unit/*.h fuzz/*.c fuzz/*.h bench/*.c \
            tests/integration/*.c
 

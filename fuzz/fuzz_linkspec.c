@@ -5,7 +5,7 @@
  * - returns 0 or -1, the same whatever the size of the error buffer;
  * - on -1: the reason is NUL-terminated inside the buffer (ASan watches the bytes past
  *   it) and is one printable line, even when the spec holds control bytes;
- * - on 0: ratio 1..1000; an interface name is NUL-terminated, 1..IF_NAMESIZE-1 bytes of
+ * - on 0: ratio 1..1000; an interface name is NUL-terminated, 1..OS_IFNAME_MAX-1 bytes of
  *   [A-Za-z0-9._:-]; and the canonical spelling (inet_ntop or the name, then @ratio)
  *   parses back to the same link. */
 #include <arpa/inet.h>
@@ -43,7 +43,7 @@ name_char(char c)
 static void
 check_spec(const struct link_spec *s)
 {
-    char canon[INET6_ADDRSTRLEN + 16], text[INET6_ADDRSTRLEN];
+    char canon[OS_IFNAME_MAX + 16], text[OS_IFNAME_MAX];
     struct link_spec again;
     size_t len;
 
@@ -58,7 +58,7 @@ check_spec(const struct link_spec *s)
     case LINK_IFACE:
         FUZZ_CHECK(fuzz_terminated(s->name, sizeof(s->name)));
         len = strlen(s->name);
-        FUZZ_CHECK(len >= 1 && len < IF_NAMESIZE);
+        FUZZ_CHECK(len >= 1 && len < OS_IFNAME_MAX);
         for (size_t i = 0; i < len; i++)
             FUZZ_CHECK(name_char(s->name[i]));
         memcpy(text, s->name, len + 1);

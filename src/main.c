@@ -1,17 +1,8 @@
 /* dispatch-proxy: options -> links -> listeners -> event loops, until SIGINT/SIGTERM. */
-#include <arpa/inet.h>
-#include <errno.h>
-#include <netdb.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <grp.h>
-#include <pwd.h>
-#include <sys/resource.h>
-#include <sys/signalfd.h>
-#include <unistd.h>
 
 #include "access.h"
 #include "balancer.h"
@@ -24,13 +15,13 @@
 #include "iface.h"
 #include "link.h"
 #include "log.h"
-#include "pipepool.h"
 #include "relay.h"
 #include "resolver.h"
+#include "os.h"
 #include "server.h"
 
 #define RESOLVER_THREADS 4
-#define FDS_RESERVED 64 /* listeners, signalfd, resolver sockets, logs */
+#define FDS_RESERVED 64 /* listeners, signal pipe, resolver sockets, logs */
 
 struct app {
     struct config cfg;
@@ -45,22 +36,6 @@ struct app {
 };
 
 static struct app app;
-
-/* Raises the soft open-file limit to the hard one; returns the limit in force. */
-static unsigned long
-raise_nofile(void)
-{
-    struct rlimit rl;
-
-    if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
-        return 1024;
-    if (rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-        getrlimit(RLIMIT_NOFILE, &rl);
-    }
-    return rl.rlim_cur == RLIM_INFINITY ? 1048576 : (unsigned long)rl.rlim_cur;
-}
 
 /* SIGHUP: re-read -auth-file. A file that cannot be read leaves the old table in force. */
 static void
@@ -119,15 +94,15 @@ setup_access(struct config *cfg)
 static void
 signal_cb(struct loop_io *io, unsigned events)
 {
-    struct signalfd_siginfo si;
+    enum os_signal sig;
 
     DP_UNUSED(events);
-    while (read(io->fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-        if (si.ssi_signo == SIGHUP) {
+    while ((sig = os_signals_read(io->fd)) != OS_SIGNAL_NONE) {
+        if (sig == OS_SIGNAL_RELOAD) {
             reload_credentials();
             continue;
         }
-        log_info("Signal %s received, shutting down", strsignal((int)si.ssi_signo));
+        log_info("Signal %s received, shutting down", os_signals_last_name());
         for (unsigned i = 0; i < app.n_servers; i++)
             server_stop(&app.servers[i]);
     }
@@ -139,29 +114,15 @@ signal_cb(struct loop_io *io, unsigned events)
 static int
 drop_privileges(const char *user)
 {
-    struct passwd *pw;
+    char err[200];
 
     if (user[0] == '\0') {
-        if (geteuid() == 0)
+        if (os_is_privileged())
             log_warn("running as root; -user NAME drops privileges once listening");
         return 0;
     }
-    if (geteuid() != 0) {
-        fprintf(stderr, "dispatch-proxy: -user needs the proxy to be started as root\n");
-        return -1;
-    }
-    pw = getpwnam(user);
-    if (pw == NULL) {
-        fprintf(stderr, "dispatch-proxy: -user: no user named \"%s\"\n", user);
-        return -1;
-    }
-    if (setgroups(0, NULL) == -1 || setgid(pw->pw_gid) == -1 || setuid(pw->pw_uid) == -1) {
-        fprintf(stderr, "dispatch-proxy: -user %s: %s\n", user, strerror(errno));
-        return -1;
-    }
-    if (setuid(0) != -1) {
-        fprintf(stderr, "dispatch-proxy: -user %s: root could be regained; refusing to run\n",
-                user);
+    if (os_drop_privileges(user, err, sizeof(err)) == -1) {
+        fprintf(stderr, "dispatch-proxy: %s\n", err);
         return -1;
     }
     log_info("Running as user %s", user);
@@ -173,9 +134,11 @@ server_thread(void *arg)
 {
     struct server *srv = arg;
     if (server_run(srv) == -1)
-        log_error("event loop failed: %s", strerror(errno));
+        log_error("event loop failed: %s", os_strerror(os_errno()));
     bufpool_trim();
-    pipepool_trim();
+#if OS_HAVE_SPLICE
+    os_pipe_trim();
+#endif
     return NULL;
 }
 
@@ -186,7 +149,7 @@ setup_links(struct config *cfg)
     char err[200];
 
     if (cfg->n_links == 0) {
-        char names[LINK_MAX][16];
+        char names[LINK_MAX][OS_IFNAME_MAX];
         int n = iface_default_route_ifaces(names, LINK_MAX);
         if (n <= 0) {
             fprintf(stderr, "dispatch-proxy: no interface is up with a default route; name "
@@ -256,11 +219,15 @@ main(int argc, char **argv)
 {
     struct config *cfg = &app.cfg;
     char err[256];
-    sigset_t sigs;
-    int sfd, lfd, status = 0;
+    os_sock sfd, lfd;
+    int status = 0;
     unsigned long nofile;
     pthread_t *threads;
 
+    if (os_init() == -1) {
+        fprintf(stderr, "dispatch-proxy: cannot initialise the network stack\n");
+        return 1;
+    }
     cli_defaults(cfg);
     switch (cli_parse(argc, argv, cfg, err, sizeof(err))) {
     case CLI_EXIT:
@@ -278,22 +245,20 @@ main(int argc, char **argv)
     if (setup_access(cfg) == -1 || setup_links(cfg) == -1 || setup_health(cfg) == -1)
         return 2;
 
-    nofile = raise_nofile();
+    nofile = os_raise_fd_limit();
     if (cfg->max_clients == 0)
         cfg->max_clients =
             nofile > FDS_RESERVED + 32 ? (unsigned)((nofile - FDS_RESERVED) / 2) : 16;
-    if (cfg->threads == 0) {
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
-        cfg->threads = n > 0 ? (unsigned)n : 1;
-    }
+    if (cfg->threads == 0)
+        cfg->threads = os_cpu_count();
 
     relay_set_splice(!cfg->no_splice);
-    signal(SIGPIPE, SIG_IGN);
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGTERM);
-    sigaddset(&sigs, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL); /* inherited by every thread we start */
+    /* Before any thread starts: POSIX blocks the signals in every thread we start. */
+    sfd = os_signals_open();
+    if (sfd == OS_SOCK_INVALID) {
+        fprintf(stderr, "dispatch-proxy: cannot catch signals: %s\n", os_strerror(os_errno()));
+        return 1;
+    }
 
     app.sh.cfg = cfg;
     app.sh.bal = &app.bal;
@@ -310,17 +275,17 @@ main(int argc, char **argv)
         return 1;
     }
     lfd = server_listen(cfg->listen_host, cfg->listen_port, cfg->threads > 1);
-    if (lfd == -1) {
+    if (lfd == OS_SOCK_INVALID) {
         fprintf(stderr, "dispatch-proxy: cannot listen on %s:%u: %s\n", cfg->listen_host,
-                cfg->listen_port, strerror(errno));
+                cfg->listen_port, os_strerror(os_errno()));
         return 1;
     }
     {
         /* With -lport 0 the kernel picked the port; the other threads need the same one. */
         struct sockaddr_storage ss;
-        socklen_t len = sizeof(ss);
+        socklen_t len;
         char host[INET6_ADDRSTRLEN];
-        getsockname(lfd, (struct sockaddr *)&ss, &len);
+        os_getsockname(lfd, &ss, &len);
         if (ss.ss_family == AF_INET6) {
             struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
             inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
@@ -331,10 +296,10 @@ main(int argc, char **argv)
             cfg->listen_port = ntohs(s4->sin_port);
         }
         for (unsigned i = 0; i < cfg->threads; i++) {
-            int fd = i == 0 ? lfd : server_listen(cfg->listen_host, cfg->listen_port, 1);
-            if (fd == -1 || server_init(&app.servers[i], &app.sh, fd) == -1) {
+            os_sock fd = i == 0 ? lfd : server_listen(cfg->listen_host, cfg->listen_port, 1);
+            if (fd == OS_SOCK_INVALID || server_init(&app.servers[i], &app.sh, fd) == -1) {
                 fprintf(stderr, "dispatch-proxy: cannot start event loop %u: %s\n", i,
-                        strerror(errno));
+                        os_strerror(os_errno()));
                 return 1;
             }
             app.n_servers++;
@@ -352,11 +317,6 @@ main(int argc, char **argv)
                  ss.ss_family == AF_INET6 ? "]" : "", cfg->listen_port);
     }
 
-    sfd = signalfd(-1, &sigs, SFD_NONBLOCK | SFD_CLOEXEC);
-    if (sfd == -1) {
-        fprintf(stderr, "dispatch-proxy: signalfd: %s\n", strerror(errno));
-        return 1;
-    }
     loop_io_init(&app.signal_io, sfd, signal_cb);
     loop_io_set(app.servers[0].loop, &app.signal_io, LOOP_READ);
     health_start(&app.health, app.servers[0].loop, &app.bal);
@@ -364,14 +324,14 @@ main(int argc, char **argv)
     for (unsigned i = 1; i < app.n_servers; i++)
         pthread_create(&threads[i], NULL, server_thread, &app.servers[i]);
     if (server_run(&app.servers[0]) == -1) {
-        log_error("event loop failed: %s", strerror(errno));
+        log_error("event loop failed: %s", os_strerror(os_errno()));
         status = 1;
     }
     for (unsigned i = 1; i < app.n_servers; i++)
         pthread_join(threads[i], NULL);
 
     loop_io_stop(app.servers[0].loop, &app.signal_io);
-    close(sfd);
+    os_signals_close(sfd);
     health_log_status(&app.health, LOG_DEBUG);
     health_stop(&app.health);
     balancer_destroy(&app.bal);
@@ -382,8 +342,11 @@ main(int argc, char **argv)
     for (unsigned i = 0; i < cfg->n_links; i++)
         link_destroy(&app.links[i]);
     bufpool_trim();
-    pipepool_trim();
+#if OS_HAVE_SPLICE
+    os_pipe_trim();
+#endif
     free(app.servers);
     free(threads);
+    os_cleanup();
     return status;
 }

@@ -1,10 +1,10 @@
 #include "log.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <time.h>
+
+#include "os.h"
 
 enum log_level log_threshold = LOG_INFO;
 

@@ -2,12 +2,9 @@
  * eventfd-like wake-up, and the run loop. Readiness comes from the backend file. */
 #include "loop.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "common.h"
 
@@ -21,7 +18,7 @@ struct loop {
     pthread_mutex_t post_lock;
     struct loop_work *post_head, *post_tail;
     int wake_pending;
-    int wake_fds[2]; /* pipe: [0] read end watched by the loop */
+    struct os_wakeup wake; /* its read end is watched by the loop */
     struct loop_io wake_io;
     struct loop_work *deferred;
 };
@@ -46,12 +43,10 @@ static void
 wake_cb(struct loop_io *io, unsigned events)
 {
     struct loop *l = container_of(io, struct loop, wake_io);
-    char drain[64];
     struct loop_work *w;
 
     DP_UNUSED(events);
-    while (read(l->wake_fds[0], drain, sizeof(drain)) > 0)
-        ;
+    os_wakeup_drain(&l->wake);
     pthread_mutex_lock(&l->post_lock);
     w = l->post_head;
     l->post_head = l->post_tail = NULL;
@@ -76,18 +71,17 @@ loop_new(void)
     l->backend = loop_backend_new();
     if (l->backend == NULL)
         goto err_free;
-    if (pipe2(l->wake_fds, O_NONBLOCK | O_CLOEXEC) == -1)
+    if (os_wakeup_open(&l->wake) == -1)
         goto err_backend;
     pthread_mutex_init(&l->post_lock, NULL);
-    loop_io_init(&l->wake_io, l->wake_fds[0], wake_cb);
+    loop_io_init(&l->wake_io, l->wake.rd, wake_cb);
     if (loop_io_set(l, &l->wake_io, LOOP_READ) == -1)
         goto err_pipe;
     l->now_ms = loop_clock_ms();
     return l;
 
 err_pipe:
-    close(l->wake_fds[0]);
-    close(l->wake_fds[1]);
+    os_wakeup_close(&l->wake);
 err_backend:
     loop_backend_free(l->backend);
 err_free:
@@ -104,8 +98,7 @@ loop_free(struct loop *l)
     wake_cb(&l->wake_io, 0);
     run_deferred(l);
     loop_io_stop(l, &l->wake_io);
-    close(l->wake_fds[0]);
-    close(l->wake_fds[1]);
+    os_wakeup_close(&l->wake);
     loop_backend_free(l->backend);
     pthread_mutex_destroy(&l->post_lock);
     free(l->heap);
@@ -113,11 +106,13 @@ loop_free(struct loop *l)
 }
 
 void
-loop_io_init(struct loop_io *io, int fd, void (*cb)(struct loop_io *, unsigned))
+loop_io_init(struct loop_io *io, os_sock fd, void (*cb)(struct loop_io *, unsigned))
 {
     io->fd = fd;
     io->want = 0;
     io->registered = 0;
+    io->slot = 0;
+    io->backend = NULL;
     io->cb = cb;
 }
 
@@ -139,12 +134,16 @@ loop_io_stop(struct loop *l, struct loop_io *io)
 void
 loop_io_close(struct loop_io *io)
 {
-    /* close() drops the fd from epoll by itself (we never dup these fds): no DEL. */
+    /* With epoll, close() drops the fd by itself (we never dup these fds): no DEL; a
+     * poll backend takes it out of its array here. */
+    if (io->registered)
+        loop_backend_forget(io->backend, io);
     io->registered = 0;
     io->want = 0;
-    if (io->fd != -1)
-        close(io->fd);
-    io->fd = -1;
+    io->backend = NULL;
+    if (io->fd != OS_SOCK_INVALID)
+        os_close(io->fd);
+    io->fd = OS_SOCK_INVALID;
 }
 
 void
@@ -152,12 +151,17 @@ loop_io_adopt(struct loop_io *to, struct loop_io *from)
 {
     to->fd = from->fd;
     to->want = from->want;
+    to->slot = from->slot;
+    to->backend = from->backend;
     /* Still registered, but with from's address as its event data: the next
      * loop_io_set() must rewrite it even if the events stay the same. */
     to->registered = from->registered ? 2 : 0;
-    from->fd = -1;
+    if (from->registered)
+        loop_backend_adopt(from->backend, to, from);
+    from->fd = OS_SOCK_INVALID;
     from->registered = 0;
     from->want = 0;
+    from->backend = NULL;
 }
 
 /* ---- timers: binary min-heap on when_ms ---- */
@@ -268,12 +272,8 @@ loop_post(struct loop *l, struct loop_work *w)
     wake = !l->wake_pending;
     l->wake_pending = 1;
     pthread_mutex_unlock(&l->post_lock);
-    if (wake) {
-        ssize_t n;
-        do
-            n = write(l->wake_fds[1], "w", 1);
-        while (n == -1 && errno == EINTR);
-    }
+    if (wake)
+        os_wakeup_signal(&l->wake);
 }
 
 void

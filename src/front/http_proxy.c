@@ -14,14 +14,11 @@
  * at most one buffer per direction plus a rewritten head. */
 #include "http_proxy.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "access.h"
 #include "bufpool.h"
@@ -36,6 +33,7 @@
 #include "server.h"
 #include "session.h"
 #include "target.h"
+#include "os.h"
 
 #define KEEPALIVE_IDLE_MS 60000 /* a client connection may wait this long between requests */
 #define BUF_CAP BUFPOOL_BUF_SIZE
@@ -123,14 +121,14 @@ outbuf_release(struct outbuf *ob)
 }
 
 /* One recv into ib, making room first. Returns the byte count, 0 at EOF, -1 when the
- * socket has nothing now, -2 on an error (errno set). */
+ * socket has nothing now, -2 on an error (os_errno() set). */
 static ssize_t
-inbuf_read(struct inbuf *ib, int fd)
+inbuf_read(struct inbuf *ib, os_sock fd)
 {
     ssize_t n;
 
     if (ib->b == NULL && (ib->b = bufpool_get()) == NULL) {
-        errno = ENOMEM;
+        os_set_errno(ENOMEM);
         return -2;
     }
     if (ib->off == ib->len) {
@@ -143,11 +141,11 @@ inbuf_read(struct inbuf *ib, int fd)
     }
     if (ib->len == BUF_CAP)
         return -1;
-    n = recv(fd, ib->b->data + ib->len, BUF_CAP - ib->len, 0);
+    n = os_recv(fd, ib->b->data + ib->len, BUF_CAP - ib->len);
     if (n > 0)
         ib->len += (uint32_t)n;
     if (n == -1)
-        return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? -1 : -2;
+        return os_would_block(os_errno()) ? -1 : -2;
     return n;
 }
 
@@ -171,11 +169,11 @@ count(struct http_proxy *hp, int up, ssize_t n)
 
 /* Sends what it can. Returns the byte count (0 when the socket is full), or -1 on error. */
 static ssize_t
-send_some(int fd, const uint8_t *p, size_t n)
+send_some(os_sock fd, const uint8_t *p, size_t n)
 {
-    ssize_t r = send(fd, p, n, MSG_NOSIGNAL);
+    ssize_t r = os_send(fd, p, n);
 
-    if (r == -1 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+    if (r == -1 && os_would_block(os_errno()))
         return 0;
     return r;
 }
@@ -283,14 +281,13 @@ same_target(const struct target *a, const struct target *b)
 static int
 upstream_reusable(struct http_proxy *hp, const struct target *t)
 {
-    int fd = hp->s->relay.remote.fd;
+    os_sock fd = hp->s->relay.remote.fd;
     uint8_t c;
 
-    if (fd == -1 || !hp->have_origin || !hp->upstream_keep || hp->upstream_eof ||
+    if (fd == OS_SOCK_INVALID || !hp->have_origin || !hp->upstream_keep || hp->upstream_eof ||
         !same_target(&hp->origin, t))
         return 0;
-    return recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == -1 &&
-           (errno == EAGAIN || errno == EWOULDBLOCK);
+    return os_peek(fd, &c, 1) == -1 && os_would_block(os_errno());
 }
 
 static void
@@ -314,7 +311,7 @@ connect_established(struct http_proxy *hp)
     static const char ok[] = HTTP_CONNECT_OK;
 
     hp->cin.b = NULL;
-    if (send(s->relay.client.fd, ok, sizeof(ok) - 1, MSG_NOSIGNAL) != (ssize_t)sizeof(ok) - 1) {
+    if (os_send(s->relay.client.fd, ok, sizeof(ok) - 1) != (ssize_t)sizeof(ok) - 1) {
         bufpool_put(cin.b);
         session_close(s);
         return;
@@ -326,12 +323,12 @@ connect_established(struct http_proxy *hp)
 }
 
 static void
-dial_done(struct dialer *d, int fd, int err)
+dial_done(struct dialer *d, os_sock fd, int err)
 {
     struct http_proxy *hp = container_of(d, struct http_proxy, dialer);
     struct session *s = hp->s;
 
-    if (fd == -1) {
+    if (fd == OS_SOCK_INVALID) {
         http_error(hp, errmap_http_status(err), errmap_text(err));
         return;
     }
@@ -562,7 +559,7 @@ step_parse_request(struct http_proxy *hp)
 static void
 upstream_write_failed(struct http_proxy *hp)
 {
-    log_debug("#%llu upstream stopped taking the request: %s", id_of(hp), strerror(errno));
+    log_debug("#%llu upstream stopped taking the request: %s", id_of(hp), os_strerror(os_errno()));
     hp->up = UP_DONE;
     hp->client_keep = 0;
     hp->upstream_keep = 0;
@@ -572,7 +569,8 @@ upstream_write_failed(struct http_proxy *hp)
 static int
 step_upstream_send(struct http_proxy *hp)
 {
-    int fd = hp->s->relay.remote.fd, progress = 0;
+    os_sock fd = hp->s->relay.remote.fd;
+    int progress = 0;
     struct inbuf *c = &hp->cin;
     ssize_t r;
 
@@ -779,7 +777,7 @@ want_client_read(const struct http_proxy *hp)
 static int
 want_upstream_read(const struct http_proxy *hp)
 {
-    if (hp->s->relay.remote.fd == -1 || hp->upstream_eof || hp->up == UP_DIALING)
+    if (hp->s->relay.remote.fd == OS_SOCK_INVALID || hp->upstream_eof || hp->up == UP_DIALING)
         return 0;
     switch (hp->down) {
     case DOWN_IDLE: /* an idle keep-alive connection: notice when the server closes it */
@@ -806,7 +804,7 @@ step_client_read(struct http_proxy *hp)
         log_debug("#%llu client closed its connection", id_of(hp));
     else
         log_debug("#%llu client %s in the middle of a request", id_of(hp),
-                  n == 0 ? "closed" : strerror(errno));
+                  n == 0 ? "closed" : os_strerror(os_errno()));
     session_close(hp->s);
     return -1;
 }
@@ -825,7 +823,7 @@ step_upstream_read(struct http_proxy *hp)
     }
     if (n == -2) {
         if (hp->down == DOWN_HEAD)
-            http_error(hp, 502, errmap_text(errno));
+            http_error(hp, 502, errmap_text(os_errno()));
         else
             session_close(hp->s);
         return -1;
@@ -852,7 +850,7 @@ update_interest(struct http_proxy *hp)
     if (hp->up == UP_BODY && (pending_out(&hp->uout) || hp->cin.off < hp->cin.scan))
         u |= LOOP_WRITE;
     if (loop_io_set(hp->loop, &s->relay.client, c) == -1 ||
-        (s->relay.remote.fd != -1 && loop_io_set(hp->loop, &s->relay.remote, u) == -1))
+        (s->relay.remote.fd != OS_SOCK_INVALID && loop_io_set(hp->loop, &s->relay.remote, u) == -1))
         session_close(s);
 }
 
@@ -926,9 +924,8 @@ upstream_cb(struct loop_io *io, unsigned events)
         return;
     hp->last_active_ms = loop_now(hp->loop);
     if (events & LOOP_ERROR) {
-        int err = 0;
-        socklen_t len = sizeof(err);
-        getsockopt(io->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+        int err = os_sock_error(io->fd);
+
         if (hp->down == DOWN_IDLE) {
             close_upstream(hp);
         } else if (hp->down == DOWN_HEAD) {

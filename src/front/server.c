@@ -1,29 +1,25 @@
 #include "server.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "common.h"
 #include "config.h"
 #include "log.h"
+#include "os.h"
 #include "sockopt.h"
 
 #define ACCEPT_BATCH 64
 #define ACCEPT_PAUSE_MS 100 /* after EMFILE/ENFILE or max-clients: wait, never spin */
 
-int
+os_sock
 server_listen(const char *host, uint16_t port, int reuseport)
 {
     struct addrinfo hints = {0}, *res = NULL;
     char portstr[8];
-    int fd = -1, one = 1, err;
+    os_sock fd = OS_SOCK_INVALID;
+    int err;
 
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
@@ -31,22 +27,21 @@ server_listen(const char *host, uint16_t port, int reuseport)
     snprintf(portstr, sizeof(portstr), "%u", (unsigned)port);
     err = getaddrinfo(host, portstr, &hints, &res);
     if (err != 0) {
-        errno = EADDRNOTAVAIL;
-        return -1;
+        os_set_errno(EADDRNOTAVAIL);
+        return OS_SOCK_INVALID;
     }
-    fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd == -1)
+    fd = os_socket(res->ai_family, SOCK_STREAM, 0);
+    if (fd == OS_SOCK_INVALID)
         goto fail;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (reuseport)
-        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
-    if (res->ai_family == AF_INET6)
-        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    /* SO_REUSEPORT where each loop has its own listener; a platform without it shares
+     * one listener between the loops (the caller falls back). */
+    if (os_set_listener_opts(fd, res->ai_family, reuseport) == -1)
+        goto fail;
     /* Accepted sockets inherit these on Linux: keepalive finds vanished clients, and no
      * Nagle delay on handshake replies. */
     sockopt_keepalive(fd);
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    if (bind(fd, res->ai_addr, res->ai_addrlen) == -1)
+    os_set_nodelay(fd);
+    if (bind(fd, res->ai_addr, (socklen_t)res->ai_addrlen) == -1)
         goto fail;
     if (listen(fd, 4096) == -1)
         goto fail;
@@ -54,12 +49,12 @@ server_listen(const char *host, uint16_t port, int reuseport)
     return fd;
 
 fail:
-    err = errno;
-    if (fd != -1)
-        close(fd);
+    err = os_errno();
+    if (fd != OS_SOCK_INVALID)
+        os_close(fd);
     freeaddrinfo(res);
-    errno = err;
-    return -1;
+    os_set_errno(err);
+    return OS_SOCK_INVALID;
 }
 
 static void accept_cb(struct loop_io *io, unsigned events);
@@ -89,13 +84,15 @@ accept_cb(struct loop_io *io, unsigned events)
     for (int i = 0; i < ACCEPT_BATCH && !srv->stopping; i++) {
         struct sockaddr_storage peer;
         socklen_t plen = sizeof(peer);
-        int fd = accept4(io->fd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        os_sock fd = os_accept(io->fd, (struct sockaddr *)&peer, &plen);
 
-        if (fd == -1) {
-            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+        if (fd == OS_SOCK_INVALID) {
+            int err = os_errno();
+
+            if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
                 if (!srv->accept_failing)
                     log_warn("accept: %s; new connections wait (retrying every %d ms)",
-                             strerror(errno), ACCEPT_PAUSE_MS);
+                             os_strerror(err), ACCEPT_PAUSE_MS);
                 srv->accept_failing = 1;
                 pause_accept(srv);
             }
@@ -111,7 +108,7 @@ accept_cb(struct loop_io *io, unsigned events)
             /* Refuse cleanly: the client sees a close, the others keep working. */
             atomic_fetch_add_explicit(&srv->sh->n_refused_full, 1, memory_order_relaxed);
             log_debug("refusing a client: %u clients already (-max-clients)", cfg->max_clients);
-            close(fd);
+            os_close(fd);
             continue;
         }
         session_start(srv, fd, (struct sockaddr *)&peer);
@@ -139,10 +136,10 @@ stop_cb(struct loop_work *w)
 
     srv->stopping = 1;
     loop_timer_stop(srv->loop, &srv->accept_pause);
-    if (srv->listen_fd != -1) {
+    if (srv->listen_fd != OS_SOCK_INVALID) {
         loop_io_stop(srv->loop, &srv->listen_io);
-        close(srv->listen_fd);
-        srv->listen_fd = -1;
+        os_close(srv->listen_fd);
+        srv->listen_fd = OS_SOCK_INVALID;
     }
     while (!LIST_EMPTY(&srv->sessions))
         session_close(LIST_FIRST(&srv->sessions));
@@ -150,7 +147,7 @@ stop_cb(struct loop_work *w)
 }
 
 int
-server_init(struct server *srv, struct shared *sh, int listen_fd)
+server_init(struct server *srv, struct shared *sh, os_sock listen_fd)
 {
     memset(srv, 0, sizeof(*srv));
     srv->sh = sh;
@@ -185,9 +182,9 @@ server_stop(struct server *srv)
 void
 server_destroy(struct server *srv)
 {
-    if (srv->listen_fd != -1) {
-        close(srv->listen_fd);
-        srv->listen_fd = -1;
+    if (srv->listen_fd != OS_SOCK_INVALID) {
+        os_close(srv->listen_fd);
+        srv->listen_fd = OS_SOCK_INVALID;
     }
     loop_free(srv->loop);
     srv->loop = NULL;

@@ -29,7 +29,7 @@ struct shared {
 struct server {
     struct loop *loop;
     struct shared *sh;
-    int listen_fd;
+    os_sock listen_fd;
     struct loop_io listen_io;
     struct loop_timer accept_pause; /* EMFILE back-off, max-clients wait */
     struct loop_work stop_work;
@@ -40,10 +40,10 @@ struct server {
 
 /* Opens a listening socket on host:port (SO_REUSEPORT when reuseport). Returns the fd or
  * -1 with errno set. */
-int server_listen(const char *host, uint16_t port, int reuseport);
+os_sock server_listen(const char *host, uint16_t port, int reuseport);
 
 /* Prepares a server on an already listening fd. Returns 0 or -1. */
-int server_init(struct server *srv, struct shared *sh, int listen_fd);
+int server_init(struct server *srv, struct shared *sh, os_sock listen_fd);
 /* Runs the server's loop until server_stop. */
 int server_run(struct server *srv);
 /* Thread-safe: asks the server to close its listener and sessions and return from run. */

@@ -2,14 +2,11 @@
  * parsers; this file only decides what happens next. */
 #include "session.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "access.h"
 #include "balancer.h"
@@ -25,6 +22,7 @@
 #include "socks4.h"
 #include "socks5.h"
 #include "target.h"
+#include "os.h"
 
 #define HS_IN_MAX 2048 /* greeting + auth + request of SOCKS5 fit in ~1 KiB */
 #define DRAIN_MS 2000  /* how long an error reply waits for the client's EOF */
@@ -144,7 +142,7 @@ session_close(struct session *s)
 static int
 send_reply(struct session *s, const void *buf, size_t len)
 {
-    ssize_t n = send(s->relay.client.fd, buf, len, MSG_NOSIGNAL);
+    ssize_t n = os_send(s->relay.client.fd, buf, len);
     return n == (ssize_t)len ? 0 : -1;
 }
 
@@ -158,8 +156,8 @@ drain_cb(struct loop_io *io, unsigned events)
     DP_UNUSED(events);
     if (s->state != S_DRAINING)
         return;
-    n = recv(io->fd, sink, sizeof(sink), 0);
-    if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR))
+    n = os_recv(io->fd, sink, sizeof(sink));
+    if (n == 0 || (n == -1 && !os_would_block(os_errno())))
         session_close(s);
 }
 
@@ -222,12 +220,11 @@ relay_done(struct relay *r, int err)
 
     if (err != 0) {
         /* A reset or error on one side: pass it on as a reset to the other side. */
-        struct linger lg = {1, 0};
-        log_debug("#%llu relay error: %s", (unsigned long long)s->id, strerror(err));
-        if (s->relay.client.fd != -1)
-            setsockopt(s->relay.client.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-        if (s->relay.remote.fd != -1)
-            setsockopt(s->relay.remote.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+        log_debug("#%llu relay error: %s", (unsigned long long)s->id, os_strerror(err));
+        if (s->relay.client.fd != OS_SOCK_INVALID)
+            os_set_linger_rst(s->relay.client.fd);
+        if (s->relay.remote.fd != OS_SOCK_INVALID)
+            os_set_linger_rst(s->relay.remote.fd);
     }
     session_close(s);
 }
@@ -260,7 +257,7 @@ start_relay(struct session *s)
 }
 
 static void
-dial_done(struct dialer *d, int fd, int err)
+dial_done(struct dialer *d, os_sock fd, int err)
 {
     struct handshake *hs = container_of(d, struct handshake, dialer);
     struct session *s = hs->session;
@@ -269,14 +266,14 @@ dial_done(struct dialer *d, int fd, int err)
     uint8_t out[SOCKS5_REPLY_MAX];
     size_t out_len;
 
-    if (fd == -1) {
+    if (fd == OS_SOCK_INVALID) {
         log_debug("#%llu connect failed: %s", (unsigned long long)s->id, errmap_text(err));
         request_fail(s, err);
         return;
     }
     dialer_take(d, &s->relay.remote);
     session_attach_link(s, dialer_link(d));
-    if (getsockname(fd, (struct sockaddr *)&local, &len) == -1) {
+    if (os_getsockname(fd, &local, &len) == -1) {
         session_close(s);
         return;
     }
@@ -552,8 +549,8 @@ handshake_cb(struct loop_io *io, unsigned events)
         request_fail(s, ENOMEM);
         return;
     }
-    n = recv(io->fd, hs->in + hs->in_len, sizeof(hs->in) - hs->in_len, 0);
-    if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR)) {
+    n = os_recv(io->fd, hs->in + hs->in_len, sizeof(hs->in) - hs->in_len);
+    if (n == 0 || (n == -1 && !os_would_block(os_errno()))) {
         session_close(s);
         return;
     }
@@ -617,7 +614,7 @@ timer_cb(struct loop_timer *t)
 }
 
 int
-session_start(struct server *srv, int fd, const struct sockaddr *peer)
+session_start(struct server *srv, os_sock fd, const struct sockaddr *peer)
 {
     struct session *s = calloc(1, sizeof(*s));
     const struct config *cfg = srv->sh->cfg;
@@ -645,7 +642,7 @@ session_start(struct server *srv, int fd, const struct sockaddr *peer)
     }
     relay_init(&s->relay);
     loop_io_init(&s->relay.client, fd, handshake_cb);
-    loop_io_init(&s->relay.remote, -1, NULL);
+    loop_io_init(&s->relay.remote, OS_SOCK_INVALID, NULL);
     loop_timer_init(&s->timer, timer_cb);
     if (loop_io_set(srv->loop, &s->relay.client, LOOP_READ) == -1)
         goto err_hs;
@@ -662,6 +659,6 @@ err_hs:
 err_free:
     free(s);
 err_close:
-    close(fd);
+    os_close(fd);
     return -1;
 }

@@ -4,9 +4,10 @@
 #define DP_SESSION_H
 
 #include <sys/queue.h>
-#include <sys/socket.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "os.h"
 
 #include "loop.h"
 #include "relay.h"
@@ -42,7 +43,7 @@ struct session {
 
 /* Takes ownership of an accepted client fd. Returns 0, or -1 (fd closed). */
 /* peer: the client's address as accept() gave it. */
-int session_start(struct server *srv, int fd, const struct sockaddr *peer);
+int session_start(struct server *srv, os_sock fd, const struct sockaddr *peer);
 
 /* Closes at once (shutdown of the proxy). */
 void session_close(struct session *s);

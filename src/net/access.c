@@ -1,11 +1,11 @@
 #include "access.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "os.h"
 
 #define LINE_MAX_LEN 1024 /* an auth-file line */
 

@@ -12,7 +12,8 @@
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <sys/socket.h>
+
+#include "os.h"
 
 #define ACCESS_FIELD_MAX 255 /* a user name or password: what SOCKS5 can carry */
 

@@ -1,41 +1,30 @@
 #include "dialer.h"
 
 #include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "balancer.h"
 #include "common.h"
 #include "errmap.h"
 #include "link.h"
 #include "log.h"
+#include "os.h"
 #include "sockopt.h"
 #include "sticky.h"
 #include "target.h"
 
-/* Device binding is what makes Linux send through the chosen interface (weak host
- * model: the source address alone does not choose it). NOBIND builds turn it off to
- * prove the integration suite notices. */
-#if defined(SO_BINDTODEVICE) && !defined(DP_DISABLE_BINDTODEVICE)
-#define HAVE_BINDTODEVICE 1
-#endif
-
-#ifdef HAVE_BINDTODEVICE
+/* Interface binding is what makes Linux send through the chosen interface (weak host
+ * model: the source address alone does not choose it), and what macOS and Windows
+ * offer as IP_BOUND_IF / IP_UNICAST_IF. NOBIND builds turn it off to prove the
+ * integration suite notices. */
 static atomic_int bind_device_refused;
-#endif
 
 int
 dialer_binds_device(void)
 {
-#ifdef HAVE_BINDTODEVICE
-    return !atomic_load(&bind_device_refused);
-#else
-    return 0;
-#endif
+    return os_can_bind_to_interface() && !atomic_load(&bind_device_refused);
 }
 
 static unsigned race_delay_ms = DIALER_RACE_DELAY_MS;
@@ -83,14 +72,14 @@ dialer_add_addrinfo(struct dialer *d, const struct addrinfo *res)
 }
 
 void
-dialer_set_affinity(struct dialer *d, struct balancer *bal, int client_fd, const struct target *t)
+dialer_set_affinity(struct dialer *d, struct balancer *bal, os_sock client_fd,
+                    const struct target *t)
 {
     struct sockaddr_storage peer;
-    socklen_t len = sizeof(peer);
+    socklen_t len;
 
     d->affinity = 0;
-    if (!balancer_wants_affinity(bal) ||
-        getpeername(client_fd, (struct sockaddr *)&peer, &len) == -1)
+    if (!balancer_wants_affinity(bal) || os_getpeername(client_fd, &peer, &len) == -1)
         return;
     if (t->type == TARGET_DOMAIN)
         d->affinity = sticky_key((struct sockaddr *)&peer, t->host, strlen(t->host));
@@ -132,59 +121,51 @@ link_serves(const struct link *l, int family)
 
 /* Options that decide which way the packets leave. Returns 0 or an errno. */
 static int
-bind_to_link(int fd, const struct link_src *src)
+bind_to_link(os_sock fd, int family, const struct link_src *src)
 {
-    static const int one = 1;
+    if (src->ifname[0] != '\0' && os_can_bind_to_interface() &&
+        !atomic_load(&bind_device_refused)) {
+        int err = os_bind_to_interface(fd, family, src->ifname, src->ifindex);
 
-#ifdef HAVE_BINDTODEVICE
-    int err;
-
-    if (src->ifname[0] != '\0' && !atomic_load(&bind_device_refused) &&
-        setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, src->ifname, (socklen_t)strlen(src->ifname)) ==
-            -1) {
-        err = errno;
         if (err == ENODEV)
             return ENODEV;
         if (err == EPERM && !atomic_exchange(&bind_device_refused, 1))
-            log_warn("SO_BINDTODEVICE refused (%s): connections will only bind source "
-                     "addresses, which Linux does not use to choose the interface. Use "
-                     "Linux >= 5.7, or grant CAP_NET_RAW (setcap cap_net_raw+ep "
+            log_warn("binding sockets to interfaces refused (%s): connections will only bind "
+                     "source addresses, which Linux does not use to choose the interface. "
+                     "Use Linux >= 5.7, or grant CAP_NET_RAW (setcap cap_net_raw+ep "
                      "dispatch-proxy), or set up policy routing (ip rule add from ADDR "
                      "table N)",
-                     strerror(err));
+                     os_strerror(err));
     }
-#endif
-#ifdef IP_BIND_ADDRESS_NO_PORT
     /* Without it every bound socket reserves a port per source address whatever the
      * destination, and a few thousand connections per link run out of ports. */
-    setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
-#endif
+    os_set_bind_no_port(fd);
     if (bind(fd, &src->addr.sa, src->addrlen) == -1)
-        return errno;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        return os_errno();
+    os_set_nodelay(fd);
     sockopt_keepalive(fd);
     return 0;
 }
 
-int
+os_sock
 dialer_socket(struct link *l, int family, int *err)
 {
     struct link_src src;
-    int fd;
+    os_sock fd;
 
     /* The addresses come from the link watcher's copy: no getifaddrs per connection. */
     *err = link_source(l, family, &src);
     if (*err != 0)
-        return -1;
-    fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd == -1) {
-        *err = errno;
-        return -1;
+        return OS_SOCK_INVALID;
+    fd = os_socket(family, SOCK_STREAM, 0);
+    if (fd == OS_SOCK_INVALID) {
+        *err = os_errno();
+        return OS_SOCK_INVALID;
     }
-    *err = bind_to_link(fd, &src);
+    *err = bind_to_link(fd, family, &src);
     if (*err != 0) {
-        close(fd);
-        return -1;
+        os_close(fd);
+        return OS_SOCK_INVALID;
     }
     return fd;
 }
@@ -204,7 +185,7 @@ slot_close(struct dialer_attempt *a)
     struct dialer *d = a->d;
 
     loop_timer_stop(d->loop, &a->timer);
-    if (a->io.fd != -1) {
+    if (a->io.fd != OS_SOCK_INVALID) {
         loop_io_close(&a->io);
         atomic_fetch_sub_explicit(&slot_link(a)->n_connecting, 1, memory_order_relaxed);
     }
@@ -231,7 +212,7 @@ slot_leave(struct dialer_attempt *a, int err)
 }
 
 static void
-finish(struct dialer *d, int fd, int err)
+finish(struct dialer *d, os_sock fd, int err)
 {
     d->finished = 1;
     loop_timer_stop(d->loop, &d->race_timer);
@@ -290,24 +271,25 @@ start_connect(struct dialer_attempt *a, unsigned idx)
     struct dialer *d = a->d;
     struct link *l = slot_link(a);
     const struct sockaddr_storage *dst = &d->addrs[idx];
-    int family = dst->ss_family, fd, err;
+    int family = dst->ss_family, err;
+    os_sock fd;
     socklen_t dlen = family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
 
     if (!link_serves(l, family))
         return -1;
     fd = dialer_socket(l, family, &err);
-    if (fd == -1)
+    if (fd == OS_SOCK_INVALID)
         return err;
-    if (connect(fd, (const struct sockaddr *)dst, dlen) == -1 && errno != EINPROGRESS) {
-        err = errno;
-        close(fd);
+    if (os_connect(fd, (const struct sockaddr *)dst, dlen) == -1 && os_errno() != EINPROGRESS) {
+        err = os_errno();
+        os_close(fd);
         return err;
     }
     loop_io_init(&a->io, fd, io_cb);
     if (loop_io_set(d->loop, &a->io, LOOP_WRITE) == -1) {
-        err = errno;
-        a->io.fd = -1;
-        close(fd);
+        err = os_errno();
+        a->io.fd = OS_SOCK_INVALID;
+        os_close(fd);
         return err;
     }
     loop_timer_start(d->loop, &a->timer, d->timeout_ms);
@@ -381,7 +363,7 @@ slot_won(struct dialer_attempt *a)
     struct dialer_attempt *b = other_slot(a);
     struct link *l = slot_link(a);
     uint64_t now = loop_now(d->loop);
-    int fd = a->io.fd;
+    os_sock fd = a->io.fd;
 
     loop_timer_stop(d->loop, &a->timer);
     loop_io_adopt(&d->out, &a->io);
@@ -391,7 +373,7 @@ slot_won(struct dialer_attempt *a)
     a->trial = 0; /* the success was its verdict */
     if (b->link >= 0) {
         /* A link that had a head start and still lost is as slow as a timeout. */
-        int lost = b->io.fd != -1 && b->link_start_ms < a->link_start_ms;
+        int lost = b->io.fd != OS_SOCK_INVALID && b->link_start_ms < a->link_start_ms;
 
         if (lost)
             d->slow |= UINT32_C(1) << b->link;
@@ -417,14 +399,12 @@ io_cb(struct loop_io *io, unsigned events)
 {
     struct dialer_attempt *a = container_of(io, struct dialer_attempt, io);
     int err = 0;
-    socklen_t len = sizeof(err);
 
     /* Writable without an error condition means connected (a failed connect always
-     * raises EPOLLERR): only a failure needs the getsockopt() to learn why. */
+     * raises an error event): only a failure needs SO_ERROR to learn why. */
     if ((events & LOOP_ERROR) || !(events & LOOP_WRITE)) {
-        if (getsockopt(io->fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
-            err = errno;
-        else if (err == 0 && !(events & LOOP_WRITE))
+        err = os_sock_error(io->fd);
+        if (err == 0 && !(events & LOOP_WRITE))
             err = EINPROGRESS;
     }
     if (err == 0) {
@@ -457,7 +437,7 @@ race_cb(struct loop_timer *t)
     for (int i = 0; i < 2; i++) {
         struct dialer_attempt *a = &d->att[i], *b = &d->att[1 - i];
 
-        if (a->link < 0 && b->link >= 0 && b->io.fd != -1) {
+        if (a->link < 0 && b->link >= 0 && b->io.fd != OS_SOCK_INVALID) {
             log_debug("#%llu %s has not connected in %u ms: racing another link",
                       (unsigned long long)d->id, slot_link(b)->label, race_delay_ms);
             slot_advance(a);

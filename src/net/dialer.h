@@ -15,9 +15,9 @@
 #ifndef DP_DIALER_H
 #define DP_DIALER_H
 
-#include <netdb.h>
 #include <stdint.h>
-#include <sys/socket.h>
+
+#include "os.h"
 
 #include "loop.h"
 
@@ -58,7 +58,7 @@ struct dialer {
     uint64_t id;        /* connection id for log lines */
     struct loop_io out; /* the connected socket, still registered, until dialer_take() */
     /* Called once: fd >= 0 connected through links[link]; or fd -1 and err. */
-    void (*done)(struct dialer *d, int fd, int err);
+    void (*done)(struct dialer *d, os_sock fd, int err);
 };
 
 /* Inside done() with fd >= 0: moves the connected socket and its event registration to
@@ -76,7 +76,7 @@ void dialer_add_addrinfo(struct dialer *d, const struct addrinfo *res);
 
 /* For -policy sticky: the client (its socket's peer address) and the host it asked for
  * make the affinity key. Costs a getpeername() only when the policy uses it. */
-void dialer_set_affinity(struct dialer *d, struct balancer *bal, int client_fd,
+void dialer_set_affinity(struct dialer *d, struct balancer *bal, os_sock client_fd,
                          const struct target *t);
 
 /* Starts dialing; done() is called later from the loop, never from inside this call. */
@@ -92,12 +92,12 @@ struct link *dialer_link(const struct dialer *d);
  * loops start. */
 void dialer_set_race_delay(unsigned ms);
 
-/* A non-blocking TCP socket of family that will leave by l (device and source bound).
- * Returns the fd, or -1 with *err set to an errno. The prober uses it too. */
-int dialer_socket(struct link *l, int family, int *err);
+/* A non-blocking TCP socket of family that will leave by l (interface and source bound).
+ * Returns it, or OS_SOCK_INVALID with *err set to an errno. The prober uses it too. */
+os_sock dialer_socket(struct link *l, int family, int *err);
 
-/* Called once at start: whether SO_BINDTODEVICE will be used (0 when this build or
- * platform cannot). */
+/* Called once at start: whether sockets will be bound to interfaces (0 when this build
+ * or platform cannot). */
 int dialer_binds_device(void);
 
 #endif

@@ -1,25 +1,22 @@
 #include "health.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "balancer.h"
 #include "common.h"
 #include "dialer.h"
 #include "errmap.h"
 #include "log.h"
-#include "netlink.h"
+#include "os.h"
 
 void
 health_init(struct health *h)
 {
     memset(h, 0, sizeof(*h));
-    h->nl_fd = -1;
+    h->nl_fd = OS_SOCK_INVALID;
     h->probe_interval_ms = HEALTH_PROBE_INTERVAL_MS;
     h->probe_timeout_ms = HEALTH_PROBE_INTERVAL_MS;
     for (unsigned i = 0; i < LINK_MAX; i++)
@@ -137,11 +134,8 @@ probe_result(struct health_probe *p, int err)
     uint64_t now = loop_now(h->loop);
 
     loop_timer_stop(h->loop, &p->timer);
-    if (p->io.fd != -1) {
-        loop_io_stop(h->loop, &p->io);
-        close(p->io.fd);
-        p->io.fd = -1;
-    }
+    if (p->io.fd != OS_SOCK_INVALID)
+        loop_io_close(&p->io);
     if (err == 0 || err == ECONNREFUSED) {
         /* Refused is an answer from the far end: the path works. */
         log_debug("probe via %s: ok", l->label);
@@ -165,12 +159,10 @@ static void
 probe_io_cb(struct loop_io *io, unsigned events)
 {
     struct health_probe *p = container_of(io, struct health_probe, io);
-    int err = 0;
-    socklen_t len = sizeof(err);
+    int err;
 
     DP_UNUSED(events);
-    if (getsockopt(io->fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
-        err = errno;
+    err = os_sock_error(io->fd);
     if (err != EINPROGRESS)
         probe_result(p, err);
 }
@@ -188,7 +180,8 @@ probe_start(struct health *h, unsigned i)
     struct health_probe *p = &h->probes[i];
     struct link *l = &h->links[i];
     const struct sockaddr_storage *dst = NULL;
-    int fd, err;
+    os_sock fd;
+    int err;
 
     if (atomic_load_explicit(&l->has_v4, memory_order_relaxed) && h->probe4.ss_family != 0)
         dst = &h->probe4;
@@ -199,25 +192,25 @@ probe_start(struct health *h, unsigned i)
     p->link = (int)i;
     h->probes_pending++;
     fd = dialer_socket(l, dst->ss_family, &err);
-    if (fd != -1 &&
-        connect(fd, (const struct sockaddr *)dst,
-                dst->ss_family == AF_INET ? sizeof(struct sockaddr_in)
-                                          : sizeof(struct sockaddr_in6)) == -1 &&
-        errno != EINPROGRESS) {
-        err = errno;
-        close(fd);
-        fd = -1;
+    if (fd != OS_SOCK_INVALID &&
+        os_connect(fd, (const struct sockaddr *)dst,
+                   dst->ss_family == AF_INET ? sizeof(struct sockaddr_in)
+                                             : sizeof(struct sockaddr_in6)) == -1 &&
+        os_errno() != EINPROGRESS) {
+        err = os_errno();
+        os_close(fd);
+        fd = OS_SOCK_INVALID;
     }
-    if (fd != -1) {
+    if (fd != OS_SOCK_INVALID) {
         loop_io_init(&p->io, fd, probe_io_cb);
         if (loop_io_set(h->loop, &p->io, LOOP_WRITE) == -1) {
-            err = errno;
-            p->io.fd = -1;
-            close(fd);
-            fd = -1;
+            err = os_errno();
+            p->io.fd = OS_SOCK_INVALID;
+            os_close(fd);
+            fd = OS_SOCK_INVALID;
         }
     }
-    if (fd == -1) {
+    if (fd == OS_SOCK_INVALID) {
         probe_result(p, err);
         return 0;
     }
@@ -250,23 +243,23 @@ reread(struct health *h, uint64_t now)
 {
     h->last_reread_ms = now;
     if (link_refresh_all(h->links, h->n_links, now) == -1)
-        log_debug("cannot read the interfaces: %s", strerror(errno));
+        log_debug("cannot read the interfaces: %s", os_strerror(os_errno()));
 }
 
 static void
-netlink_cb(struct loop_io *io, unsigned events)
+ifwatch_cb(struct loop_io *io, unsigned events)
 {
     struct health *h = container_of(io, struct health, nl_io);
     int changed;
 
     DP_UNUSED(events);
-    changed = netlink_drain(io->fd);
+    changed = os_ifwatch_drain(io->fd);
     if (changed == -1) {
-        log_warn("netlink: %s; following interfaces by polling every %d s", strerror(errno),
-                 HEALTH_REREAD_POLL_MS / 1000);
+        log_warn("interface notifications: %s; following interfaces by polling every %d s",
+                 os_strerror(os_errno()), HEALTH_REREAD_POLL_MS / 1000);
         loop_io_stop(h->loop, io);
-        close(io->fd);
-        h->nl_fd = -1;
+        os_ifwatch_close(io->fd);
+        h->nl_fd = OS_SOCK_INVALID;
         return;
     }
     if (changed)
@@ -301,7 +294,7 @@ tick_cb(struct loop_timer *t)
 {
     struct health *h = container_of(t, struct health, tick);
     uint64_t now = loop_now(h->loop);
-    uint64_t every = h->nl_fd != -1 ? HEALTH_REREAD_MS : HEALTH_REREAD_POLL_MS;
+    uint64_t every = h->nl_fd != OS_SOCK_INVALID ? HEALTH_REREAD_MS : HEALTH_REREAD_POLL_MS;
 
     if (link_refresh_requested() || now - h->last_reread_ms >= every)
         reread(h, now);
@@ -329,20 +322,20 @@ health_start(struct health *h, struct loop *loop, struct balancer *bal)
     for (unsigned i = 0; i < LINK_MAX; i++) {
         h->probes[i].h = h;
         h->probes[i].link = -1;
-        loop_io_init(&h->probes[i].io, -1, probe_io_cb);
+        loop_io_init(&h->probes[i].io, OS_SOCK_INVALID, probe_io_cb);
         loop_timer_init(&h->probes[i].timer, probe_timer_cb);
     }
-    h->nl_fd = netlink_open();
-    if (h->nl_fd != -1) {
-        loop_io_init(&h->nl_io, h->nl_fd, netlink_cb);
+    h->nl_fd = os_ifwatch_open();
+    if (h->nl_fd != OS_SOCK_INVALID) {
+        loop_io_init(&h->nl_io, h->nl_fd, ifwatch_cb);
         if (loop_io_set(loop, &h->nl_io, LOOP_READ) == -1) {
-            close(h->nl_fd);
-            h->nl_fd = -1;
+            os_ifwatch_close(h->nl_fd);
+            h->nl_fd = OS_SOCK_INVALID;
         }
     }
-    if (h->nl_fd == -1)
+    if (h->nl_fd == OS_SOCK_INVALID)
         log_debug("no interface notifications (%s): re-reading interfaces every %d s",
-                  strerror(errno), HEALTH_REREAD_POLL_MS / 1000);
+                  os_strerror(os_errno()), HEALTH_REREAD_POLL_MS / 1000);
     /* Anything that changed between link_init and now. */
     reread(h, now);
     h->last_probe_ms = now - h->probe_interval_ms; /* first probe round at the first tick */
@@ -362,16 +355,13 @@ health_stop(struct health *h)
         struct health_probe *p = &h->probes[i];
 
         loop_timer_stop(h->loop, &p->timer);
-        if (p->io.fd != -1) {
-            loop_io_stop(h->loop, &p->io);
-            close(p->io.fd);
-            p->io.fd = -1;
-        }
+        if (p->io.fd != OS_SOCK_INVALID)
+            loop_io_close(&p->io);
     }
-    if (h->nl_fd != -1) {
+    if (h->nl_fd != OS_SOCK_INVALID) {
         loop_io_stop(h->loop, &h->nl_io);
-        close(h->nl_fd);
-        h->nl_fd = -1;
+        os_ifwatch_close(h->nl_fd);
+        h->nl_fd = OS_SOCK_INVALID;
     }
     h->loop = NULL;
 }

@@ -6,7 +6,8 @@
 #define DP_HEALTH_H
 
 #include <stdint.h>
-#include <sys/socket.h>
+
+#include "os.h"
 
 #include "adaptive.h"
 #include "link.h"
@@ -34,7 +35,7 @@ struct health {
     struct link *links;
     unsigned n_links;
     struct loop_timer tick;
-    int nl_fd;
+    os_sock nl_fd; /* interface watch (netlink, ...) or OS_SOCK_INVALID: poll */
     struct loop_io nl_io;
     uint64_t last_reread_ms, last_probe_ms, last_status_ms;
     int last_states[LINK_MAX];

@@ -1,55 +1,35 @@
-/* Interfaces of this host, read with getifaddrs(3) and /proc/net (Linux).
+/* Interfaces of this host, from the platform's snapshot (os_ifaddrs_read: getifaddrs on
+ * POSIX, GetAdaptersAddresses on Windows) and default routes (os_default_routes).
  *
- * Every function takes a fresh getifaddrs() snapshot: addresses change under us (DHCP,
- * links going up and down) and nothing here caches them. */
+ * Every function takes a fresh snapshot: addresses change under us (DHCP, links going up
+ * and down) and nothing here caches them. */
 #include "iface.h"
 
-#include <ifaddrs.h>
-#include <net/if.h>
-#include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Flags of /proc/net/route and /proc/net/ipv6_route (linux/route.h, linux/ipv6_route.h). */
-#define IFACE_RTF_UP 0x0001u
-#define IFACE_RTF_REJECT 0x0200u
+#include "os.h"
 
-/* The device an interface name designates: getifaddrs reports IPv4 alias labels as
- * "eth0:1", and the device (for if_nametoindex, SO_BINDTODEVICE) is "eth0". */
+/* The device an interface name designates: IPv4 alias labels ("eth0:1") leave by their
+ * device ("eth0"). */
 void
-iface_device(const char *name, char dev[IF_NAMESIZE])
+iface_device(const char *name, char dev[OS_IFNAME_MAX])
 {
     size_t n = strcspn(name, ":");
 
-    if (n >= IF_NAMESIZE)
-        n = IF_NAMESIZE - 1;
+    if (n >= OS_IFNAME_MAX)
+        n = OS_IFNAME_MAX - 1;
     memcpy(dev, name, n);
     dev[n] = '\0';
 }
 
-/* Interface names are at most IF_NAMESIZE - 1 bytes (the kernel's limit too). */
 static void
-iface_copy_name(char dst[IF_NAMESIZE], const char *src)
+iface_copy_name(char dst[OS_IFNAME_MAX], const char *src)
 {
-    size_t n = strnlen(src, IF_NAMESIZE - 1);
+    size_t n = strnlen(src, OS_IFNAME_MAX - 1);
 
     memcpy(dst, src, n);
     dst[n] = '\0';
-}
-
-static unsigned
-iface_index(const char *name)
-{
-    char dev[IF_NAMESIZE];
-
-    iface_device(name, dev);
-    return if_nametoindex(dev);
-}
-
-static int
-iface_is_up(unsigned flags)
-{
-    return (flags & IFF_UP) && (flags & IFF_RUNNING);
 }
 
 int
@@ -73,30 +53,32 @@ iface_v4_is_loopback(const struct in_addr *a)
 int
 iface_find_addr(int family, const void *addr, char *ifname, unsigned *ifindex)
 {
-    struct ifaddrs *ifa_list, *ifa;
-    const struct ifaddrs *found = NULL, *loopback = NULL;
+    struct os_ifaddrs list;
+    const struct os_ifaddr *found = NULL, *loopback = NULL;
     int rc = -1;
 
     if (family != AF_INET && family != AF_INET6)
         return -1;
-    if (getifaddrs(&ifa_list) == -1)
+    if (os_ifaddrs_read(&list) == -1)
         return -1;
-    for (ifa = ifa_list; ifa != NULL && found == NULL; ifa = ifa->ifa_next) {
-        if (ifa->ifa_addr == NULL || ifa->ifa_addr->sa_family != family)
+    for (size_t i = 0; i < list.n && found == NULL; i++) {
+        const struct os_ifaddr *e = &list.v[i];
+
+        if (e->addr.ss_family != family)
             continue;
         if (family == AF_INET) {
-            const struct sockaddr_in *sin = (const struct sockaddr_in *)(void *)ifa->ifa_addr;
+            const struct sockaddr_in *sin = (const struct sockaddr_in *)&e->addr;
 
             if (memcmp(&sin->sin_addr, addr, sizeof(sin->sin_addr)) == 0)
-                found = ifa;
-            else if (loopback == NULL && (ifa->ifa_flags & IFF_LOOPBACK) &&
+                found = e;
+            else if (loopback == NULL && (e->flags & OS_IF_LOOPBACK) &&
                      iface_v4_is_loopback(&sin->sin_addr))
-                loopback = ifa;
+                loopback = e;
         } else {
-            const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)(void *)ifa->ifa_addr;
+            const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)&e->addr;
 
             if (memcmp(&sin6->sin6_addr, addr, sizeof(sin6->sin6_addr)) == 0)
-                found = ifa;
+                found = e;
         }
     }
     /* Linux routes the whole of 127.0.0.0/8 to the loopback device ("local 127.0.0.0/8
@@ -105,17 +87,17 @@ iface_find_addr(int family, const void *addr, char *ifname, unsigned *ifindex)
     if (found == NULL && family == AF_INET && iface_v4_is_loopback(addr))
         found = loopback;
     if (found != NULL) {
-        iface_device(found->ifa_name, ifname);
-        *ifindex = if_nametoindex(ifname);
+        iface_copy_name(ifname, found->device);
+        *ifindex = found->index;
         rc = *ifindex != 0 ? 0 : -1;
     }
-    freeifaddrs(ifa_list);
+    os_ifaddrs_free(&list);
     return rc;
 }
 
-/* One line of -list: a name as getifaddrs reports it, and its device index for ordering. */
+/* One line of -list: a name as the system reports it, and its index for ordering. */
 struct iface_entry {
-    char name[IF_NAMESIZE];
+    char name[OS_IFNAME_MAX];
     unsigned index;
     unsigned flags;
 };
@@ -132,22 +114,21 @@ iface_entry_cmp(const void *a, const void *b)
 
 /* Prints ", IPv4: a, b" (or IPv6) for every address of family on interface name. */
 static void
-iface_print_family(FILE *out, const struct ifaddrs *ifa_list, const char *name, int family)
+iface_print_family(FILE *out, const struct os_ifaddrs *list, const char *name, int family)
 {
-    const struct ifaddrs *ifa;
     char text[INET6_ADDRSTRLEN];
     int first = 1;
 
-    for (ifa = ifa_list; ifa != NULL; ifa = ifa->ifa_next) {
+    for (size_t i = 0; i < list->n; i++) {
+        const struct os_ifaddr *e = &list->v[i];
         const void *addr;
 
-        if (ifa->ifa_addr == NULL || ifa->ifa_addr->sa_family != family ||
-            strcmp(ifa->ifa_name, name) != 0)
+        if (e->addr.ss_family != family || strcmp(e->name, name) != 0)
             continue;
         if (family == AF_INET)
-            addr = &((const struct sockaddr_in *)(void *)ifa->ifa_addr)->sin_addr;
+            addr = &((const struct sockaddr_in *)&e->addr)->sin_addr;
         else
-            addr = &((const struct sockaddr_in6 *)(void *)ifa->ifa_addr)->sin6_addr;
+            addr = &((const struct sockaddr_in6 *)&e->addr)->sin6_addr;
         if (inet_ntop(family, addr, text, sizeof(text)) == NULL)
             continue;
         fprintf(out, "%s%s", first ? (family == AF_INET ? ", IPv4: " : ", IPv6: ") : ", ", text);
@@ -155,36 +136,55 @@ iface_print_family(FILE *out, const struct ifaddrs *ifa_list, const char *name, 
     }
 }
 
+/* Prints ", gateway a" for each default route through interface index. */
+static void
+iface_print_gateways(FILE *out, const struct os_route *routes, int n_routes, unsigned index)
+{
+    char text[INET6_ADDRSTRLEN];
+
+    for (int i = 0; i < n_routes; i++) {
+        const struct os_route *r = &routes[i];
+        const void *addr;
+
+        if (r->ifindex != index || r->gateway.ss_family == AF_UNSPEC)
+            continue;
+        if (r->gateway.ss_family == AF_INET)
+            addr = &((const struct sockaddr_in *)&r->gateway)->sin_addr;
+        else
+            addr = &((const struct sockaddr_in6 *)&r->gateway)->sin6_addr;
+        if (inet_ntop(r->gateway.ss_family, addr, text, sizeof(text)) != NULL)
+            fprintf(out, ", gateway %s", text);
+    }
+}
+
 int
 iface_list(FILE *out)
 {
-    struct ifaddrs *ifa_list, *ifa;
-    struct iface_entry *entries = NULL;
-    size_t n = 0, cap = 0, i;
-    int rc = -1;
+    struct os_ifaddrs list;
+    struct os_route routes[IFACE_ROUTES_MAX];
+    struct iface_entry *entries;
+    size_t n = 0, i, j;
+    int n_routes, rc = -1;
 
-    if (getifaddrs(&ifa_list) == -1)
+    if (os_ifaddrs_read(&list) == -1)
         return -1;
-    for (ifa = ifa_list; ifa != NULL; ifa = ifa->ifa_next) {
-        for (i = 0; i < n; i++)
-            if (strcmp(entries[i].name, ifa->ifa_name) == 0)
+    n_routes = os_default_routes(routes, IFACE_ROUTES_MAX);
+    if (n_routes < 0)
+        n_routes = 0;
+    entries = calloc(list.n ? list.n : 1, sizeof(*entries));
+    if (entries == NULL)
+        goto exit_free;
+    for (i = 0; i < list.n; i++) {
+        for (j = 0; j < n; j++)
+            if (strcmp(entries[j].name, list.v[i].name) == 0)
                 break;
-        if (i < n) {
-            entries[i].flags |= ifa->ifa_flags;
+        if (j < n) {
+            entries[j].flags |= list.v[i].flags;
             continue;
         }
-        if (n == cap) {
-            size_t ncap = cap ? cap * 2 : 16;
-            struct iface_entry *grown = realloc(entries, ncap * sizeof(*entries));
-
-            if (grown == NULL)
-                goto exit_free;
-            entries = grown;
-            cap = ncap;
-        }
-        iface_copy_name(entries[n].name, ifa->ifa_name);
-        entries[n].index = iface_index(ifa->ifa_name);
-        entries[n].flags = ifa->ifa_flags;
+        iface_copy_name(entries[n].name, list.v[i].name);
+        entries[n].index = list.v[i].index;
+        entries[n].flags = list.v[i].flags;
         n++;
     }
     if (n > 1)
@@ -192,117 +192,63 @@ iface_list(FILE *out)
 
     fprintf(out, "--- Listing the available addresses for dispatching\n");
     for (i = 0; i < n; i++) {
-        fprintf(out, "[+] %s (%s)", entries[i].name, iface_is_up(entries[i].flags) ? "up" : "down");
-        iface_print_family(out, ifa_list, entries[i].name, AF_INET);
-        iface_print_family(out, ifa_list, entries[i].name, AF_INET6);
+        fprintf(out, "[+] %s (%s)", entries[i].name, entries[i].flags & OS_IF_UP ? "up" : "down");
+        iface_print_family(out, &list, entries[i].name, AF_INET);
+        iface_print_family(out, &list, entries[i].name, AF_INET6);
+        /* Alias labels ("eth0:1") share their device's routes: print them once. */
+        if (strchr(entries[i].name, ':') == NULL)
+            iface_print_gateways(out, routes, n_routes, entries[i].index);
         fprintf(out, "\n");
     }
     rc = fflush(out) == EOF ? -1 : 0;
 exit_free:
     free(entries);
-    freeifaddrs(ifa_list);
+    os_ifaddrs_free(&list);
     return rc;
 }
 
-/* Adds name to names[] (at most max) unless present. Returns the new count. */
-static int
-iface_add_name(char (*names)[16], int count, int max, const char *name)
-{
-    int i;
-
-    if (strlen(name) >= IF_NAMESIZE)
-        return count;
-    for (i = 0; i < count; i++)
-        if (strcmp(names[i], name) == 0)
-            return count;
-    if (count >= max)
-        return count;
-    iface_copy_name(names[count], name);
-    return count + 1;
-}
-
-/* /proc/net/route: "Iface Destination Gateway Flags RefCnt Use Metric Mask ...", hex. */
-static int
-iface_default_v4(char (*names)[16], int count, int max)
-{
-    FILE *f = fopen("/proc/net/route", "re");
-    char line[512], name[64];
-    unsigned long dest, flags, mask;
-
-    if (f == NULL)
-        return count;
-    while (fgets(line, sizeof(line), f) != NULL) {
-        if (sscanf(line, "%63s %lx %*x %lx %*d %*d %*d %lx", name, &dest, &flags, &mask) != 4)
-            continue; /* the header line, or something we do not understand */
-        if (dest == 0 && mask == 0 && (flags & IFACE_RTF_UP) && !(flags & IFACE_RTF_REJECT))
-            count = iface_add_name(names, count, max, name);
-    }
-    fclose(f);
-    return count;
-}
-
-/* /proc/net/ipv6_route: "dest plen src slen nexthop metric refcnt use flags dev", hex. */
-static int
-iface_default_v6(char (*names)[16], int count, int max)
-{
-    FILE *f = fopen("/proc/net/ipv6_route", "re");
-    char line[512], dest[33], name[64];
-    unsigned plen;
-    unsigned long flags;
-
-    if (f == NULL)
-        return count; /* IPv6 disabled */
-    while (fgets(line, sizeof(line), f) != NULL) {
-        if (sscanf(line, "%32s %x %*s %*s %*s %*s %*s %*s %lx %63s", dest, &plen, &flags, name) !=
-            4)
-            continue;
-        if (plen == 0 && strspn(dest, "0") == 32 && (flags & IFACE_RTF_UP) &&
-            !(flags & IFACE_RTF_REJECT))
-            count = iface_add_name(names, count, max, name);
-    }
-    fclose(f);
-    return count;
-}
-
 int
-iface_default_route_ifaces(char (*names)[16], int max)
+iface_default_route_ifaces(char (*names)[OS_IFNAME_MAX], int max)
 {
-    /* Every route line may name any device: collect the names, then keep the devices that
-     * are up and not loopback, sorted by index, and only then cut to max. */
-    char cand[64][16];
-    struct iface_entry kept[64];
-    struct ifaddrs *ifa_list, *ifa;
-    int n_cand, n_kept = 0, i;
+    /* Keep the interfaces with a default route that are up and not loopback, sorted by
+     * index, and only then cut to max. */
+    struct os_route routes[IFACE_ROUTES_MAX];
+    struct iface_entry kept[IFACE_ROUTES_MAX];
+    struct os_ifaddrs list;
+    int n_routes, n_kept = 0;
 
     if (max <= 0)
         return 0;
-    n_cand = iface_default_v4(cand, 0, (int)(sizeof(cand) / sizeof(cand[0])));
-    n_cand = iface_default_v6(cand, n_cand, (int)(sizeof(cand) / sizeof(cand[0])));
-    if (n_cand == 0 || getifaddrs(&ifa_list) == -1)
+    n_routes = os_default_routes(routes, IFACE_ROUTES_MAX);
+    if (n_routes <= 0 || os_ifaddrs_read(&list) == -1)
         return 0;
-    for (i = 0; i < n_cand; i++) {
+    for (int r = 0; r < n_routes; r++) {
+        const struct os_ifaddr *dev = NULL;
         unsigned flags = 0;
-        int seen = 0;
+        int dup = 0;
 
-        for (ifa = ifa_list; ifa != NULL; ifa = ifa->ifa_next) {
-            if (strcmp(ifa->ifa_name, cand[i]) == 0) {
-                flags |= ifa->ifa_flags;
-                seen = 1;
-            }
+        for (int k = 0; k < n_kept; k++)
+            dup |= kept[k].index == routes[r].ifindex;
+        for (size_t i = 0; i < list.n && !dup; i++) {
+            if (list.v[i].index != routes[r].ifindex)
+                continue;
+            flags |= list.v[i].flags;
+            if (dev == NULL || strcmp(list.v[i].name, list.v[i].device) == 0)
+                dev = &list.v[i]; /* the device's own name, not an alias label */
         }
-        if (!seen || !iface_is_up(flags) || (flags & IFF_LOOPBACK))
+        if (dup || dev == NULL || !(flags & OS_IF_UP) || (flags & OS_IF_LOOPBACK))
             continue;
-        iface_copy_name(kept[n_kept].name, cand[i]);
-        kept[n_kept].index = iface_index(cand[i]);
+        iface_copy_name(kept[n_kept].name, dev->device);
+        kept[n_kept].index = routes[r].ifindex;
         kept[n_kept].flags = flags;
         n_kept++;
     }
-    freeifaddrs(ifa_list);
+    os_ifaddrs_free(&list);
     if (n_kept > 1)
         qsort(kept, (size_t)n_kept, sizeof(kept[0]), iface_entry_cmp);
     if (n_kept > max)
         n_kept = max;
-    for (i = 0; i < n_kept; i++)
+    for (int i = 0; i < n_kept; i++)
         iface_copy_name(names[i], kept[i].name);
     return n_kept;
 }

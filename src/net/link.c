@@ -2,18 +2,16 @@
  * source addresses, following them as the host changes, and per-link health. */
 #include "link.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <ifaddrs.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
 
 #include "errmap.h"
 #include "iface.h"
 #include "log.h"
+#include "os.h"
 
 #define LINK_RATIO_MAX 1000ul
 #define LINK_BACKOFF_MIN_MS 1000u
@@ -94,9 +92,9 @@ link_parse_link(const char *s, size_t len, struct link_spec *out, char *err, siz
         snprintf(err, errlen, "\"%s\" is not a valid IPv4 address", q);
         return -1;
     }
-    if (len >= IF_NAMESIZE) {
+    if (len >= OS_IFNAME_MAX) {
         snprintf(err, errlen, "interface name \"%s\" is longer than %d characters", q,
-                 IF_NAMESIZE - 1);
+                 OS_IFNAME_MAX - 1);
         return -1;
     }
     for (i = 0; i < len; i++) {
@@ -195,14 +193,15 @@ link_destroy(struct link *l)
     pthread_mutex_destroy(&l->mu);
 }
 
-/* ---- what the host says about a link: one getifaddrs snapshot ---- */
+/* ---- what the host says about a link: one os_ifaddrs snapshot ---- */
 
 struct link_view {
     int exists, up;
     int has4, has6;
     struct in_addr a4;
     struct in6_addr a6;
-    char ifname[IF_NAMESIZE];
+    char ifname[OS_IFNAME_MAX];
+    unsigned ifindex;
 };
 
 /* An interface link: its flags and preferred addresses. The address in use is kept while
@@ -210,21 +209,24 @@ struct link_view {
  * address beats a link-local one. An IPv6 link-local address alone does not make the link
  * serve IPv6: every interface has one, and a connection from it to the internet fails. */
 static void
-link_view_iface(const struct link *l, const struct ifaddrs *list, struct link_view *v)
+link_view_iface(const struct link *l, const struct os_ifaddrs *list, struct link_view *v)
 {
     int r4 = 0, r6 = 0; /* 0 none, 1 link-local, 2 global, 3 the one in use */
 
-    for (const struct ifaddrs *ifa = list; ifa != NULL; ifa = ifa->ifa_next) {
-        if (strcmp(ifa->ifa_name, l->spec.name) != 0)
+    for (size_t i = 0; i < list->n; i++) {
+        const struct os_ifaddr *e = &list->v[i];
+
+        if (strcmp(e->name, l->spec.name) != 0)
             continue;
+        if (!v->exists) {
+            snprintf(v->ifname, sizeof(v->ifname), "%s", e->device);
+            v->ifindex = e->index;
+        }
         v->exists = 1;
-        if ((ifa->ifa_flags & IFF_UP) && (ifa->ifa_flags & IFF_RUNNING))
+        if (e->flags & OS_IF_UP)
             v->up = 1;
-        if (ifa->ifa_addr == NULL)
-            continue;
-        if (ifa->ifa_addr->sa_family == AF_INET) {
-            const struct in_addr *a =
-                &((const struct sockaddr_in *)(void *)ifa->ifa_addr)->sin_addr;
+        if (e->addr.ss_family == AF_INET) {
+            const struct in_addr *a = &((const struct sockaddr_in *)&e->addr)->sin_addr;
             int r = iface_v4_is_link_local(a) ? 1 : 2;
 
             if (atomic_load_explicit(&l->has_v4, memory_order_relaxed) &&
@@ -234,9 +236,8 @@ link_view_iface(const struct link *l, const struct ifaddrs *list, struct link_vi
                 r4 = r;
                 v->a4 = *a;
             }
-        } else if (ifa->ifa_addr->sa_family == AF_INET6) {
-            const struct in6_addr *a =
-                &((const struct sockaddr_in6 *)(void *)ifa->ifa_addr)->sin6_addr;
+        } else if (e->addr.ss_family == AF_INET6) {
+            const struct in6_addr *a = &((const struct sockaddr_in6 *)&e->addr)->sin6_addr;
             int r = iface_v6_is_link_local(a) ? 0 : 2;
 
             if (r > 0 && atomic_load_explicit(&l->has_v6, memory_order_relaxed) &&
@@ -250,35 +251,32 @@ link_view_iface(const struct link *l, const struct ifaddrs *list, struct link_vi
     }
     v->has4 = r4 > 0;
     v->has6 = r6 > 0;
-    iface_device(l->spec.name, v->ifname);
 }
 
 /* An address link: which interface has the address now, and is it up. Linux routes the
  * whole of 127/8 to the loopback device although only 127.0.0.1 is assigned, and a socket
  * may bind any of those addresses: they belong to the loopback interface. */
 static void
-link_view_addr(const struct link *l, const struct ifaddrs *list, struct link_view *v)
+link_view_addr(const struct link *l, const struct os_ifaddrs *list, struct link_view *v)
 {
-    const struct ifaddrs *found = NULL, *loopback = NULL;
+    const struct os_ifaddr *found = NULL, *loopback = NULL;
     int v4 = l->spec.kind == LINK_ADDR4;
 
-    for (const struct ifaddrs *ifa = list; ifa != NULL && found == NULL; ifa = ifa->ifa_next) {
-        if (ifa->ifa_addr == NULL)
-            continue;
-        if (v4 && ifa->ifa_addr->sa_family == AF_INET) {
-            const struct in_addr *a =
-                &((const struct sockaddr_in *)(void *)ifa->ifa_addr)->sin_addr;
+    for (size_t i = 0; i < list->n && found == NULL; i++) {
+        const struct os_ifaddr *e = &list->v[i];
+
+        if (v4 && e->addr.ss_family == AF_INET) {
+            const struct in_addr *a = &((const struct sockaddr_in *)&e->addr)->sin_addr;
 
             if (memcmp(a, &l->spec.addr4, sizeof(*a)) == 0)
-                found = ifa;
-            else if (loopback == NULL && (ifa->ifa_flags & IFF_LOOPBACK) && iface_v4_is_loopback(a))
-                loopback = ifa;
-        } else if (!v4 && ifa->ifa_addr->sa_family == AF_INET6) {
-            const struct in6_addr *a =
-                &((const struct sockaddr_in6 *)(void *)ifa->ifa_addr)->sin6_addr;
+                found = e;
+            else if (loopback == NULL && (e->flags & OS_IF_LOOPBACK) && iface_v4_is_loopback(a))
+                loopback = e;
+        } else if (!v4 && e->addr.ss_family == AF_INET6) {
+            const struct in6_addr *a = &((const struct sockaddr_in6 *)&e->addr)->sin6_addr;
 
             if (memcmp(a, &l->spec.addr6, sizeof(*a)) == 0)
-                found = ifa;
+                found = e;
         }
     }
     if (found == NULL && v4 && iface_v4_is_loopback(&l->spec.addr4))
@@ -286,12 +284,13 @@ link_view_addr(const struct link *l, const struct ifaddrs *list, struct link_vie
     if (found == NULL)
         return;
     v->exists = 1;
-    v->up = (found->ifa_flags & IFF_UP) && (found->ifa_flags & IFF_RUNNING);
+    v->up = (found->flags & OS_IF_UP) != 0;
     v->has4 = v4;
     v->has6 = !v4;
     v->a4 = l->spec.addr4;
     v->a6 = l->spec.addr6;
-    iface_device(found->ifa_name, v->ifname);
+    snprintf(v->ifname, sizeof(v->ifname), "%s", found->device);
+    v->ifindex = found->index;
 }
 
 /* Why a link with this view cannot be used, or 0. */
@@ -319,12 +318,9 @@ link_apply_view(struct link *l, const struct link_view *v, uint64_t now_ms)
     pthread_mutex_lock(&l->mu);
     if (v->ifname[0] != '\0' && strcmp(v->ifname, l->ifname) != 0)
         memcpy(l->ifname, v->ifname, sizeof(l->ifname));
-    if (v->exists && l->ifname[0] != '\0') {
-        unsigned ifindex = if_nametoindex(l->ifname); /* the device may have been recreated */
-
-        if (ifindex != 0 && ifindex != l->ifindex)
-            l->ifindex = ifindex;
-    }
+    /* The device may have been recreated with a new index. */
+    if (v->exists && v->ifindex != 0 && v->ifindex != l->ifindex)
+        l->ifindex = v->ifindex;
     if (v->has4 && (!atomic_load_explicit(&l->has_v4, memory_order_relaxed) ||
                     memcmp(&l->src4.sin_addr, &v->a4, sizeof(v->a4)) != 0))
         link_set_src4(l, &v->a4);
@@ -349,7 +345,7 @@ link_apply_view(struct link *l, const struct link_view *v, uint64_t now_ms)
 }
 
 static void
-link_view_of(const struct link *l, const struct ifaddrs *list, struct link_view *v)
+link_view_of(const struct link *l, const struct os_ifaddrs *list, struct link_view *v)
 {
     memset(v, 0, sizeof(*v));
     if (l->spec.kind == LINK_IFACE)
@@ -376,13 +372,13 @@ link_usable_for(struct link *l, int family)
 int
 link_refresh(struct link *l, int family, uint64_t now_ms)
 {
-    struct ifaddrs *list;
+    struct os_ifaddrs list;
     struct link_view v;
 
-    if (getifaddrs(&list) == -1)
+    if (os_ifaddrs_read(&list) == -1)
         return -1;
-    link_view_of(l, list, &v);
-    freeifaddrs(list);
+    link_view_of(l, &list, &v);
+    os_ifaddrs_free(&list);
     link_apply_view(l, &v, now_ms);
     return link_usable_for(l, family);
 }
@@ -390,17 +386,17 @@ link_refresh(struct link *l, int family, uint64_t now_ms)
 int
 link_refresh_all(struct link *links, unsigned n, uint64_t now_ms)
 {
-    struct ifaddrs *list;
+    struct os_ifaddrs list;
 
-    if (getifaddrs(&list) == -1)
+    if (os_ifaddrs_read(&list) == -1)
         return -1;
     for (unsigned i = 0; i < n; i++) {
         struct link_view v;
 
-        link_view_of(&links[i], list, &v);
+        link_view_of(&links[i], &list, &v);
         link_apply_view(&links[i], &v, now_ms);
     }
-    freeifaddrs(list);
+    os_ifaddrs_free(&list);
     return 0;
 }
 
@@ -408,7 +404,7 @@ int
 link_init(struct link *l, const struct link_spec *spec, char *err, size_t errlen)
 {
     char text[INET6_ADDRSTRLEN];
-    struct ifaddrs *list;
+    struct os_ifaddrs list;
     struct link_view v;
 
     link_reset(l, spec);
@@ -433,12 +429,12 @@ link_init(struct link *l, const struct link_spec *spec, char *err, size_t errlen
         snprintf(err, errlen, "unknown link kind");
         return -1;
     }
-    if (getifaddrs(&list) == -1) {
-        snprintf(err, errlen, "cannot read the interfaces: %s", strerror(errno));
+    if (os_ifaddrs_read(&list) == -1) {
+        snprintf(err, errlen, "cannot read the interfaces: %s", os_strerror(os_errno()));
         return -1;
     }
-    link_view_of(l, list, &v);
-    freeifaddrs(list);
+    link_view_of(l, &list, &v);
+    os_ifaddrs_free(&list);
     /* A link must exist at start (a typo is better refused at once); an interface may be
      * down (cable, Wi-Fi, DHCP not done yet): it starts down and comes up when it does. */
     if (!v.exists) {

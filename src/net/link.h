@@ -8,13 +8,12 @@
 #ifndef DP_LINK_H
 #define DP_LINK_H
 
-#include <net/if.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <sys/socket.h>
+
+#include "os.h"
 
 #define LINK_MAX 32
 
@@ -23,10 +22,10 @@ enum link_kind { LINK_ADDR4, LINK_ADDR6, LINK_IFACE };
 /* One positional LINK[@RATIO] spec as parsed from the command line. */
 struct link_spec {
     enum link_kind kind;
-    char name[IF_NAMESIZE]; /* LINK_IFACE: the interface name */
-    struct in_addr addr4;   /* LINK_ADDR4 */
-    struct in6_addr addr6;  /* LINK_ADDR6 */
-    unsigned ratio;         /* >= 1 */
+    char name[OS_IFNAME_MAX]; /* LINK_IFACE: the interface name */
+    struct in_addr addr4;     /* LINK_ADDR4 */
+    struct in6_addr addr6;    /* LINK_ADDR6 */
+    unsigned ratio;           /* >= 1 */
 };
 
 /* Parses "LINK[@RATIO]" (LINK: IPv4, IPv6 bare or in brackets, or an interface name;
@@ -47,7 +46,7 @@ enum link_state { LINK_UP = 0, LINK_SUSPECT = 1, LINK_DOWN = 2 };
 
 /* Where a connection through the link leaves from: a copy, safe to use without a lock. */
 struct link_src {
-    char ifname[IF_NAMESIZE]; /* "" when unknown: no device binding */
+    char ifname[OS_IFNAME_MAX]; /* "" when unknown: no device binding */
     unsigned ifindex;
     union {
         struct sockaddr sa;
@@ -59,11 +58,11 @@ struct link_src {
 
 struct link {
     struct link_spec spec;
-    char label[64]; /* what logs show: the address or interface name as given */
-    unsigned index; /* position in the links array (set by the caller) */
+    char label[OS_IFNAME_MAX]; /* what logs show: the address or interface name as given */
+    unsigned index;            /* position in the links array (set by the caller) */
 
-    pthread_mutex_t mu;       /* guards the fields up to `reason` below, and health transitions */
-    char ifname[IF_NAMESIZE]; /* interface the link leaves by ("" if unknown) */
+    pthread_mutex_t mu;         /* guards the fields up to `reason` below, and health transitions */
+    char ifname[OS_IFNAME_MAX]; /* interface the link leaves by ("" if unknown) */
     unsigned ifindex;
     struct sockaddr_in src4;
     struct sockaddr_in6 src6;

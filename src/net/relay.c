@@ -1,29 +1,17 @@
 #include "relay.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <string.h>
-#include <sys/socket.h>
 
 #include "common.h"
-#include "pipepool.h"
+#include "os.h"
 
-#if defined(SPLICE_F_NONBLOCK) && defined(SPLICE_F_MOVE)
-#define HAVE_SPLICE 1
-#define SPLICE_CHUNK PIPEPOOL_PIPE_SIZE
-static int splice_enabled = 1;
-#else
-static int splice_enabled = 0;
-#endif
+static int splice_enabled = OS_HAVE_SPLICE;
 
 void
 relay_set_splice(int enabled)
 {
-#ifdef HAVE_SPLICE
-    splice_enabled = enabled;
-#else
-    DP_UNUSED(enabled);
-#endif
+    splice_enabled = OS_HAVE_SPLICE && enabled;
 }
 
 #define RELAY_BURST 4
@@ -31,7 +19,7 @@ relay_set_splice(int enabled)
 static int
 would_block(int err)
 {
-    return err == EAGAIN || err == EWOULDBLOCK || err == EINTR;
+    return os_would_block(err);
 }
 
 static void
@@ -45,12 +33,12 @@ half_release_buf(struct relay_half *h)
 /* Sends what the buffer holds. Returns 0 when empty (buffer released), EAGAIN when the
  * destination is full, or an errno. */
 static int
-flush_buf(struct relay_half *h, int dst)
+flush_buf(struct relay_half *h, os_sock dst)
 {
     while (h->len > 0) {
-        ssize_t n = send(dst, h->buf->data + h->off, h->len, MSG_NOSIGNAL);
+        ssize_t n = os_send(dst, h->buf->data + h->off, h->len);
         if (n == -1)
-            return would_block(errno) ? EAGAIN : errno;
+            return would_block(os_errno()) ? EAGAIN : os_errno();
         h->off += (uint32_t)n;
         h->len -= (uint32_t)n;
         h->bytes += (uint64_t)n;
@@ -59,45 +47,44 @@ flush_buf(struct relay_half *h, int dst)
     return 0;
 }
 
-#ifdef HAVE_SPLICE
+#if OS_HAVE_SPLICE
 /* Same for the pipe: empties it into dst, then gives it back to the pool. */
 static int
 flush_pipe(struct relay_half *h, int dst)
 {
     while (h->pipe_len > 0) {
-        ssize_t n =
-            splice(h->pipe[0], NULL, dst, NULL, h->pipe_len, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+        ssize_t n = os_splice(h->pipe[0], dst, h->pipe_len);
         if (n == -1)
-            return would_block(errno) ? EAGAIN : errno;
+            return would_block(os_errno()) ? EAGAIN : os_errno();
         h->pipe_len -= (uint32_t)n;
         h->bytes += (uint64_t)n;
     }
-    pipepool_put(h->pipe);
+    os_pipe_put(h->pipe);
     return 0;
 }
 
 /* One splice from src into a pooled pipe and on to dst. Returns 0, EAGAIN when src had
  * nothing, another errno, or -1 when no pipe could be had (the caller copies instead). */
 static int
-splice_once(struct relay_half *h, int src, int dst, int *full)
+splice_once(struct relay_half *h, os_sock src, os_sock dst, int *full)
 {
     ssize_t n;
 
-    if (h->pipe[0] == -1 && pipepool_get(h->pipe) == -1)
+    if (h->pipe[0] == -1 && os_pipe_get(h->pipe) == -1)
         return -1;
-    n = splice(src, NULL, h->pipe[1], NULL, SPLICE_CHUNK, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    n = os_splice(src, h->pipe[1], OS_SPLICE_CHUNK);
     if (n == 0) {
         h->eof = 1;
-        pipepool_put(h->pipe);
+        os_pipe_put(h->pipe);
         return 0;
     }
     if (n == -1) {
-        int err = errno;
-        pipepool_put(h->pipe); /* nothing went in: still empty */
+        int err = os_errno();
+        os_pipe_put(h->pipe); /* nothing went in: still empty */
         return would_block(err) ? EAGAIN : err;
     }
     h->pipe_len = (uint32_t)n;
-    *full = h->pipe_len == SPLICE_CHUNK;
+    *full = h->pipe_len == OS_SPLICE_CHUNK;
     n = flush_pipe(h, dst);
     return n == EAGAIN ? 0 : (int)n;
 }
@@ -105,7 +92,7 @@ splice_once(struct relay_half *h, int src, int dst, int *full)
 
 /* One copy through a pooled buffer. Returns 0, EAGAIN when src had nothing, or an errno. */
 static int
-copy_once(struct relay_half *h, int src, int dst, int *full)
+copy_once(struct relay_half *h, os_sock src, os_sock dst, int *full)
 {
     ssize_t n;
     int err;
@@ -115,14 +102,14 @@ copy_once(struct relay_half *h, int src, int dst, int *full)
         if (h->buf == NULL)
             return ENOMEM;
     }
-    n = recv(src, h->buf->data, BUFPOOL_BUF_SIZE, 0);
+    n = os_recv(src, h->buf->data, BUFPOOL_BUF_SIZE);
     if (n == 0) {
         h->eof = 1;
         half_release_buf(h);
         return 0;
     }
     if (n == -1) {
-        err = errno;
+        err = os_errno();
         half_release_buf(h);
         return would_block(err) ? EAGAIN : err;
     }
@@ -144,23 +131,24 @@ pending(const struct relay_half *h)
 /* Moves what it can for one direction: flush what is pending, pass EOF on, then read
  * and forward. Returns 0, or an errno on a hard error. */
 static int
-half_pump(struct relay_half *h, const struct relay_half *other, int src, int dst, int use_splice)
+half_pump(struct relay_half *h, const struct relay_half *other, os_sock src, os_sock dst,
+          int use_splice)
 {
     int err;
 
     if (h->len > 0 && (err = flush_buf(h, dst)) != 0)
         return err == EAGAIN ? 0 : err;
-#ifdef HAVE_SPLICE
+#if OS_HAVE_SPLICE
     if (h->pipe_len > 0 && (err = flush_pipe(h, dst)) != 0)
         return err == EAGAIN ? 0 : err;
 #endif
     /* Another read in the same event only after a read that filled the whole chunk (so
-     * more is likely waiting): bulk transfers make fewer trips through epoll_wait, small
+     * more is likely waiting): bulk transfers make fewer trips through the poller, small
      * exchanges make no read that is bound to find nothing. Bounded, so one connection
      * cannot starve the others; level-triggered events bring us back for the rest. */
     for (int i = 0, full = 1; i < RELAY_BURST && full && !h->eof && !pending(h); i++) {
         full = 0;
-#ifdef HAVE_SPLICE
+#if OS_HAVE_SPLICE
         /* Small exchanges are cheaper with recv/send than through a pipe (two splices
          * and the pipe's bookkeeping); a direction turns to splice once a read fills a
          * whole buffer, the mark of a bulk transfer. */
@@ -183,8 +171,8 @@ half_pump(struct relay_half *h, const struct relay_half *other, int src, int dst
         /* The last direction to finish needs no shutdown: both sockets are about to be
          * closed, and close() sends the FIN (their receive sides are drained to EOF, so
          * it is a FIN, not a RST). */
-        if (!other->shut && shutdown(dst, SHUT_WR) == -1 && errno != ENOTCONN)
-            return errno;
+        if (!other->shut && os_shutdown_write(dst) == -1 && os_errno() != ENOTCONN)
+            return os_errno();
     }
     return 0;
 }
@@ -205,7 +193,7 @@ update_interest(struct relay *r)
     if (pending(&r->down))
         c |= LOOP_WRITE;
     if (loop_io_set(r->loop, &r->client, c) == -1 || loop_io_set(r->loop, &r->remote, m) == -1)
-        return errno;
+        return os_errno();
     return 0;
 }
 
@@ -288,10 +276,12 @@ static void
 half_stop(struct relay_half *h)
 {
     half_release_buf(h);
+#if OS_HAVE_SPLICE
     if (h->pipe_len > 0)
-        pipepool_discard(h->pipe); /* bytes still inside: do not hand it to another */
+        os_pipe_discard(h->pipe); /* bytes still inside: do not hand it to another */
     else if (h->pipe[0] != -1)
-        pipepool_put(h->pipe);
+        os_pipe_put(h->pipe);
+#endif
     h->pipe_len = 0;
 }
 

@@ -2,9 +2,9 @@
  * (a side that cannot take more stops the other side being read) and half-close (EOF one
  * way becomes shutdown(SHUT_WR) on the other; the other direction keeps flowing).
  *
- * Linux moves bytes with splice() through a pipe taken from a per-thread pool only while
- * bytes are in flight; elsewhere, or when no pipe can be had, through a pooled buffer.
- * Either way an idle connection holds nothing but its two sockets. */
+ * Where the platform has splice (OS_HAVE_SPLICE, Linux), bytes move through a pipe taken from a
+ * per-thread pool only while bytes are in flight; elsewhere, or when no pipe can be had, through a
+ * pooled buffer. Either way an idle connection holds nothing but its two sockets. */
 #ifndef DP_RELAY_H
 #define DP_RELAY_H
 

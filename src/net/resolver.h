@@ -3,8 +3,9 @@
 #ifndef DP_RESOLVER_H
 #define DP_RESOLVER_H
 
-#include <netdb.h>
 #include <stdint.h>
+
+#include "os.h"
 
 struct loop;
 struct resolver;

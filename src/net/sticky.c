@@ -1,9 +1,10 @@
 #include "sticky.h"
 
-#include <netinet/in.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "os.h"
 
 #define STICKY_WAYS 4
 

@@ -54,6 +54,8 @@ ssize_t os_recv(os_sock s, void *buf, size_t len);
 ssize_t os_sendto(os_sock s, const void *buf, size_t len, const struct sockaddr *to,
                   socklen_t tolen);
 ssize_t os_recvfrom(os_sock s, void *buf, size_t len, struct sockaddr *from, socklen_t *fromlen);
+/* Looks at what is queued without taking it (MSG_PEEK). */
+ssize_t os_peek(os_sock s, void *buf, size_t len);
 /* Sends a FIN after what is queued. 0 or -1 (ENOTCONN when the peer already left). */
 int os_shutdown_write(os_sock s);
 /* The pending error of a socket (SO_ERROR) as an errno value; 0 when none. */
@@ -124,7 +126,7 @@ const char *os_signals_last_name(void);
 
 #define OS_IFNAME_MAX 128 /* Windows friendly names are longer than IF_NAMESIZE */
 
-#define OS_IF_UP 1u       /* administratively up and running (carrier, OperStatus up) */
+#define OS_IF_UP 1u /* administratively up and running (carrier, OperStatus up) */
 #define OS_IF_LOOPBACK 2u
 
 /* One address of one interface, as getifaddrs(3) lists them; an interface without any
@@ -178,6 +180,8 @@ void os_ifwatch_close(os_sock s);
 
 /* Raises the open-file limit as far as allowed; returns the limit now (0: unknown). */
 unsigned long os_raise_fd_limit(void);
+/* 1 when running with administrative rights (root; Windows: elevated), else 0. */
+int os_is_privileged(void);
 /* -user: gives up root for good. 0, or -1 with a one-line reason in err. */
 int os_drop_privileges(const char *user, char *err, size_t errlen);
 /* Online CPUs (at least 1). */

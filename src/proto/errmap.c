@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "common.h"
+#include "os.h"
 
 struct errmap_entry {
     int err;
@@ -85,5 +86,5 @@ errmap_text(int err)
     const struct errmap_entry *e = lookup(err);
     if (e != NULL)
         return e->text;
-    return err > 0 ? strerror(err) : "failure";
+    return err > 0 ? os_strerror(err) : "failure";
 }

@@ -8,11 +8,11 @@
  * has arrived, so a head fed byte by byte gets the same verdict as all at once. */
 #include "http.h"
 
-#include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "common.h"
+#include "os.h"
 
 #define CHUNK_LINE_MAX 4096 /* chunk-size line with its extensions */
 #define TRAILER_MAX 8192    /* all trailer fields of a chunked body */

@@ -4,8 +4,8 @@
  * from its first byte, every field is judged as soon as its byte has arrived, a strict
  * prefix of a valid request is PARSE_MORE, and out is written only on PARSE_DONE. */
 #include "socks4.h"
+#include "os.h"
 
-#include <netinet/in.h>
 #include <string.h>
 
 #define REQ_FIXED_LEN 8 /* VN CD DSTPORT(2) DSTIP(4) */

@@ -5,7 +5,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include <sys/socket.h>
+
+#include "os.h"
 
 #include "parse.h"
 #include "target.h"

@@ -6,8 +6,8 @@
  * is PARSE_MORE. The out-parameter is written only on PARSE_DONE, so a caller may keep
  * re-parsing into the same struct without seeing half-filled results. */
 #include "socks5.h"
+#include "os.h"
 
-#include <netinet/in.h>
 #include <string.h>
 
 /* Fixed part of a request before DST.ADDR: VER CMD RSV ATYP. */

@@ -39,7 +39,7 @@ def far():
 
 # --- watching the proxy -----------------------------------------------------------------
 
-POOLED_PIPE_FDS_MAX = 2 * 32  # src/pipepool.h: PIPEPOOL_MAX_FREE pairs per loop thread
+POOLED_PIPE_FDS_MAX = 2 * 32  # src/os/linux/os_splice.c: PIPE_MAX_FREE pairs per loop thread
 
 
 def fd_count(pid):

@@ -2,6 +2,8 @@
  * buffers fill and drain, which keeps the relay's backpressure logic simple. */
 #include "loop.h"
 
+#include "common.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
@@ -59,6 +61,7 @@ loop_backend_set(struct loop_backend *b, struct loop_io *io, unsigned want)
         return -1;
     io->registered = 1;
     io->want = want;
+    io->backend = b;
     return 0;
 }
 
@@ -68,6 +71,21 @@ loop_backend_del(struct loop_backend *b, struct loop_io *io)
     epoll_ctl(b->epfd, EPOLL_CTL_DEL, io->fd, NULL);
     io->registered = 0;
     io->want = 0;
+}
+
+void
+loop_backend_forget(struct loop_backend *b, struct loop_io *io)
+{
+    DP_UNUSED(b); /* close() removes the fd from the epoll set */
+    DP_UNUSED(io);
+}
+
+void
+loop_backend_adopt(struct loop_backend *b, struct loop_io *to, struct loop_io *from)
+{
+    DP_UNUSED(b); /* the event data is rewritten by the next loop_io_set (registered 2) */
+    DP_UNUSED(to);
+    DP_UNUSED(from);
 }
 
 int

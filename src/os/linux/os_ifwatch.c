@@ -1,27 +1,20 @@
-#include "netlink.h"
+/* Interface and address change notifications (Linux): a NETLINK_ROUTE socket joined to
+ * the link and IPv4/IPv6 address groups. */
+#include "os.h"
 
 #include <errno.h>
-
-#if defined(__has_include)
-#if __has_include(<linux/rtnetlink.h>)
-#define HAVE_NETLINK 1
-#endif
-#endif
-
-#ifdef HAVE_NETLINK
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
-int
-netlink_open(void)
+os_sock
+os_ifwatch_open(void)
 {
     struct sockaddr_nl sa;
     int fd, rcvbuf = 1 << 20;
 
-    fd = socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_ROUTE);
+    fd = os_socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE);
     if (fd == -1)
         return -1;
     /* A burst (a VPN coming up with many addresses) must not overflow the queue; if it
@@ -40,7 +33,7 @@ netlink_open(void)
 }
 
 int
-netlink_drain(int fd)
+os_ifwatch_drain(os_sock fd)
 {
     /* Aligned for struct nlmsghdr; 8 KiB holds several messages. */
     union {
@@ -80,20 +73,9 @@ netlink_drain(int fd)
     }
 }
 
-#else /* no netlink: the caller polls */
-
-int
-netlink_open(void)
+void
+os_ifwatch_close(os_sock fd)
 {
-    errno = ENOSYS;
-    return -1;
+    if (fd != -1)
+        close(fd);
 }
-
-int
-netlink_drain(int fd)
-{
-    (void)fd;
-    return 0;
-}
-
-#endif

@@ -1,0 +1,230 @@
+/* POSIX process services behind the seam: signals through a waiting thread, the file
+ * limit, privilege drop, CPUs, randomness and the resolver files. */
+#include "os.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+/* ---- signals: one thread sigwait()s and writes one byte per signal to a pipe ---- */
+
+static struct {
+    sigset_t set;
+    int pipe[2];
+    pthread_t thread;
+    int started;
+    volatile sig_atomic_t last;
+} sig = {.pipe = {-1, -1}};
+
+static void *
+os_signal_thread(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        int signo = 0;
+        char c;
+
+        if (sigwait(&sig.set, &signo) != 0)
+            continue;
+        c = (char)signo;
+        if (write(sig.pipe[1], &c, 1) == -1 && errno == EBADF)
+            return NULL; /* closed: we are shutting down */
+    }
+}
+
+os_sock
+os_signals_open(void)
+{
+    struct os_wakeup w;
+
+    /* Ignored rather than blocked: a write to a closed socket must fail with EPIPE in
+     * every thread (macOS has no MSG_NOSIGNAL for some calls). */
+    signal(SIGPIPE, SIG_IGN);
+    sigemptyset(&sig.set);
+    sigaddset(&sig.set, SIGINT);
+    sigaddset(&sig.set, SIGTERM);
+    sigaddset(&sig.set, SIGHUP);
+    /* Blocked here, so in every thread started after us; only our thread takes them. */
+    if (pthread_sigmask(SIG_BLOCK, &sig.set, NULL) != 0)
+        return OS_SOCK_INVALID;
+    if (os_wakeup_open(&w) == -1)
+        return OS_SOCK_INVALID;
+    sig.pipe[0] = w.rd;
+    sig.pipe[1] = w.wr;
+    if (pthread_create(&sig.thread, NULL, os_signal_thread, NULL) != 0) {
+        os_wakeup_close(&w);
+        return OS_SOCK_INVALID;
+    }
+    pthread_detach(sig.thread);
+    sig.started = 1;
+    return sig.pipe[0];
+}
+
+enum os_signal
+os_signals_read(os_sock s)
+{
+    char c;
+
+    if (read(s, &c, 1) != 1)
+        return OS_SIGNAL_NONE;
+    sig.last = (unsigned char)c;
+    return c == SIGHUP ? OS_SIGNAL_RELOAD : OS_SIGNAL_STOP;
+}
+
+void
+os_signals_close(os_sock s)
+{
+    /* The waiting thread stays blocked in sigwait (detached); the process is ending.
+     * Only the read end is closed: the thread must never write to a reused fd. */
+    (void)s;
+}
+
+const char *
+os_signals_last_name(void)
+{
+    switch (sig.last) {
+    case SIGINT:
+        return "SIGINT";
+    case SIGTERM:
+        return "SIGTERM";
+    case SIGHUP:
+        return "SIGHUP";
+    default:
+        return "a signal";
+    }
+}
+
+/* ---- process ---- */
+
+unsigned long
+os_raise_fd_limit(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+        return 1024;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+        getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    return rl.rlim_cur == RLIM_INFINITY ? 1048576 : (unsigned long)rl.rlim_cur;
+}
+
+int
+os_is_privileged(void)
+{
+    return geteuid() == 0;
+}
+
+int
+os_drop_privileges(const char *user, char *err, size_t errlen)
+{
+    struct passwd *pw;
+
+    if (geteuid() != 0) {
+        snprintf(err, errlen, "-user needs the proxy to be started as root");
+        return -1;
+    }
+    pw = getpwnam(user);
+    if (pw == NULL) {
+        snprintf(err, errlen, "-user: no user named \"%s\"", user);
+        return -1;
+    }
+    if (setgroups(0, NULL) == -1 || setgid(pw->pw_gid) == -1 || setuid(pw->pw_uid) == -1) {
+        snprintf(err, errlen, "-user %s: %s", user, strerror(errno));
+        return -1;
+    }
+    if (setuid(0) != -1) {
+        snprintf(err, errlen, "-user %s: root could be regained; refusing to run", user);
+        return -1;
+    }
+    return 0;
+}
+
+unsigned
+os_cpu_count(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+    return n < 1 ? 1u : (unsigned)n;
+}
+
+int
+os_random(void *buf, size_t len)
+{
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    size_t got = 0;
+
+    if (fd == -1)
+        return -1;
+    while (got < len) {
+        ssize_t n = read(fd, (char *)buf + got, len - got);
+
+        if (n <= 0) {
+            if (n == -1 && errno == EINTR)
+                continue;
+            close(fd);
+            return -1;
+        }
+        got += (size_t)n;
+    }
+    close(fd);
+    return 0;
+}
+
+const char *
+os_hosts_path(void)
+{
+    return "/etc/hosts";
+}
+
+int
+os_iface_dns_servers(unsigned ifindex, struct sockaddr_storage *out, int max)
+{
+    (void)ifindex, (void)out, (void)max;
+    return 0; /* resolv.conf has no per-interface servers */
+}
+
+int
+os_dns_servers(struct sockaddr_storage *out, int max)
+{
+    FILE *f = fopen("/etc/resolv.conf", "r");
+    char line[512], addr[128];
+    int n = 0;
+
+    if (f == NULL)
+        return -1;
+    while (n < max && fgets(line, sizeof(line), f) != NULL) {
+        struct sockaddr_in *s4 = (struct sockaddr_in *)&out[n];
+        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&out[n];
+        char *pct;
+
+        if (sscanf(line, " nameserver %127s", addr) != 1)
+            continue;
+        memset(&out[n], 0, sizeof(out[n]));
+        pct = strchr(addr, '%'); /* fe80::1%eth0 */
+        if (pct != NULL) {
+            *pct = '\0';
+            s6->sin6_scope_id = os_if_index(pct + 1);
+        }
+        if (inet_pton(AF_INET, addr, &s4->sin_addr) == 1) {
+            s4->sin_family = AF_INET;
+            s4->sin_port = htons(53);
+            n++;
+        } else if (inet_pton(AF_INET6, addr, &s6->sin6_addr) == 1) {
+            s6->sin6_family = AF_INET6;
+            s6->sin6_port = htons(53);
+            n++;
+        }
+    }
+    fclose(f);
+    return n;
+}
