@@ -319,6 +319,7 @@ main(int argc, char **argv)
 
     loop_io_init(&app.signal_io, sfd, signal_cb);
     loop_io_set(app.servers[0].loop, &app.signal_io, LOOP_READ);
+    app.health.resolver = app.sh.resolver;
     health_start(&app.health, app.servers[0].loop, &app.bal);
 
     for (unsigned i = 1; i < app.n_servers; i++)

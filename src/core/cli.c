@@ -39,6 +39,14 @@ cli_usage(FILE *out)
           "(a b a b a). With no LINK, every interface that is up and has a default route\n"
           "is used, ratio 1 each.\n"
           "\n"
+          "LINK may also be an upstream proxy, used like any other link:\n"
+          "  socks5://[USER:PASS@]HOST:PORT   names resolved here, addresses sent\n"
+          "  socks5h://[USER:PASS@]HOST:PORT  names sent to the proxy: no DNS here\n"
+          "  socks4a://[USER@]HOST:PORT       http://[USER:PASS@]HOST:PORT (CONNECT)\n"
+          "followed by @RATIO, /via=LINK (reach the proxy through that local link) and\n"
+          "/auth-file=PATH (USER:PASS from a file instead of the URL), in that order.\n"
+          "USER and PASS are percent-encoded (%40 for @, %3A for :, %2F for /).\n"
+          "\n"
           "Options (each also accepted with two dashes, and as -opt=value):\n"
           "  -list                    list interfaces and their addresses, then exit\n"
           "  -lhost HOST              address to listen on (default 127.0.0.1; IPv6 ok)\n"
@@ -67,6 +75,10 @@ cli_usage(FILE *out)
           "  -probe-interval SEC      time between probes (default 5)\n"
           "  -probe-up                probe links that are up too (a failed probe counts\n"
           "                           as a failure)\n"
+          "  -tunnel                  LINKs are HOST:PORT[@RATIO] upstreams (e.g. ssh -D ports):\n"
+          "                           each client connection is piped to the next one\n"
+          "                           unchanged (no SOCKS/HTTP here), names re-resolved\n"
+          "                           per connection, the next upstream tried on failure\n"
           "  -race-delay SEC          if a link has not connected after SEC, race the next\n"
           "                           link; the first to connect wins (default 1.5; 0 off)\n"
           "  -user NAME               started as root: run as NAME once listening\n"
@@ -172,6 +184,7 @@ enum opt_id {
     OPT_PROBE_INTERVAL,
     OPT_PROBE_UP,
     OPT_RACE_DELAY,
+    OPT_TUNNEL,
     OPT_VERBOSE,
     OPT_VV,
     OPT_QUIET,
@@ -208,6 +221,7 @@ static const struct opt opts[] = {
     {"probe-interval", OPT_PROBE_INTERVAL, 1},
     {"probe-up", OPT_PROBE_UP, 0},
     {"race-delay", OPT_RACE_DELAY, 1},
+    {"tunnel", OPT_TUNNEL, 0},
     {"v", OPT_VERBOSE, 0},
     {"verbose", OPT_VERBOSE, 0},
     {"vv", OPT_VV, 0},
@@ -218,10 +232,41 @@ static const struct opt opts[] = {
     {"version", OPT_VERSION, 0},
 };
 
+/* The operands, once every option is known (-tunnel changes what they are). A proxy
+ * link's password never reaches the message. */
+static enum cli_result
+parse_links(char **ops, unsigned n_ops, struct config *cfg, char *err, size_t errlen)
+{
+    for (unsigned i = 0; i < n_ops; i++) {
+        char why[200], shown[128];
+        int rc;
+
+        if (cfg->n_links >= LINK_MAX) {
+            snprintf(err, errlen, "too many links (at most %d)", LINK_MAX);
+            return CLI_ERROR;
+        }
+        rc = cfg->tunnel ? link_parse_tunnel(ops[i], &cfg->links[cfg->n_links], why, sizeof(why))
+                         : link_parse_spec(ops[i], &cfg->links[cfg->n_links], why, sizeof(why));
+        if (rc == -1) {
+            snprintf(err, errlen, "bad %s \"%.100s\": %s", cfg->tunnel ? "tunnel" : "link",
+                     link_redact(ops[i], shown, sizeof(shown)), why);
+            return CLI_ERROR;
+        }
+        cfg->n_links++;
+    }
+    if (cfg->tunnel && cfg->n_links == 0) {
+        snprintf(err, errlen, "-tunnel needs at least one HOST:PORT[@RATIO]");
+        return CLI_ERROR;
+    }
+    return CLI_RUN;
+}
+
 enum cli_result
 cli_parse(int argc, char **argv, struct config *cfg, char *err, size_t errlen)
 {
     int only_links = 0;
+    char *ops[LINK_MAX + 1];
+    unsigned n_ops = 0;
 
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i], *name, *value = NULL, *eq;
@@ -230,17 +275,11 @@ cli_parse(int argc, char **argv, struct config *cfg, char *err, size_t errlen)
         size_t nlen;
 
         if (only_links || arg[0] != '-' || arg[1] == '\0') {
-            struct link_spec spec;
-            char why[160];
-            if (cfg->n_links >= LINK_MAX) {
+            if (n_ops > LINK_MAX) {
                 snprintf(err, errlen, "too many links (at most %d)", LINK_MAX);
                 return CLI_ERROR;
             }
-            if (link_parse_spec(arg, &spec, why, sizeof(why)) == -1) {
-                snprintf(err, errlen, "bad link \"%.100s\": %s", arg, why);
-                return CLI_ERROR;
-            }
-            cfg->links[cfg->n_links++] = spec;
+            ops[n_ops++] = argv[i];
             continue;
         }
         if (strcmp(arg, "--") == 0) {
@@ -379,6 +418,9 @@ cli_parse(int argc, char **argv, struct config *cfg, char *err, size_t errlen)
         case OPT_OPEN:
             cfg->open = 1;
             break;
+        case OPT_TUNNEL:
+            cfg->tunnel = 1;
+            break;
         case OPT_USER:
             if (value[0] == '\0' || strlen(value) >= sizeof(cfg->user))
                 goto bad_value;
@@ -405,5 +447,5 @@ cli_parse(int argc, char **argv, struct config *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "bad value \"%.100s\" for -%s", value, o->name);
         return CLI_ERROR;
     }
-    return CLI_RUN;
+    return parse_links(ops, n_ops, cfg, err, errlen);
 }

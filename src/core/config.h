@@ -15,6 +15,7 @@ struct config {
     uint16_t listen_port;
     struct link_spec links[LINK_MAX];
     unsigned n_links;
+    int tunnel;    /* -tunnel: links are HOST:PORT upstreams, client bytes piped unchanged */
     int list;      /* -list: print interfaces and exit */
     int verbosity; /* 0 normal, 1 -v, 2 -vv; -1 -quiet */
     unsigned connect_timeout_ms;

@@ -24,12 +24,11 @@
 #include "bufpool.h"
 #include "common.h"
 #include "config.h"
-#include "dialer.h"
+#include "connector.h"
 #include "errmap.h"
 #include "http.h"
 #include "link.h"
 #include "log.h"
-#include "resolver.h"
 #include "server.h"
 #include "session.h"
 #include "target.h"
@@ -85,8 +84,7 @@ struct http_proxy {
     struct target target; /* of the request being served */
     struct target origin; /* where the open upstream connection goes */
     int have_origin;
-    struct resolve_req *resolve;
-    struct dialer dialer;
+    struct connector conn;
 };
 
 static void advance(struct http_proxy *hp);
@@ -199,9 +197,7 @@ detach(struct http_proxy *hp, int keep_upstream)
 
     s->http = NULL;
     loop_timer_stop(hp->loop, &hp->timer);
-    if (hp->resolve != NULL)
-        resolver_cancel(hp->resolve);
-    dialer_cancel(&hp->dialer);
+    connector_cancel(&hp->conn);
     if (!keep_upstream)
         close_upstream(hp);
     loop_io_stop(hp->loop, &s->relay.client);
@@ -323,18 +319,18 @@ connect_established(struct http_proxy *hp)
 }
 
 static void
-dial_done(struct dialer *d, os_sock fd, int err)
+dial_done(struct connector *c, os_sock fd, int err)
 {
-    struct http_proxy *hp = container_of(d, struct http_proxy, dialer);
+    struct http_proxy *hp = container_of(c, struct http_proxy, conn);
     struct session *s = hp->s;
 
     if (fd == OS_SOCK_INVALID) {
         http_error(hp, errmap_http_status(err), errmap_text(err));
         return;
     }
-    dialer_take(d, &s->relay.remote);
+    connector_take(c, &s->relay.remote);
     s->relay.remote.cb = upstream_cb;
-    session_attach_link(s, dialer_link(d));
+    session_attach_link(s, connector_link(c));
     log_debug("#%llu connected via %s", id_of(hp), s->link->label);
     if (hp->is_connect) {
         connect_established(hp);
@@ -350,63 +346,24 @@ dial_done(struct dialer *d, os_sock fd, int err)
     advance(hp);
 }
 
-static void
-begin_dial(struct http_proxy *hp)
-{
-    const struct config *cfg = hp->s->srv->sh->cfg;
-
-    session_set_state(hp->s, S_CONNECTING);
-    loop_timer_stop(hp->loop, &hp->timer); /* the dialer has its own per-attempt timer */
-    hp->dialer.id = hp->s->id;
-    hp->dialer.done = dial_done;
-    dialer_set_affinity(&hp->dialer, hp->s->srv->sh->bal, hp->s->relay.client.fd, &hp->target);
-    dialer_start(&hp->dialer, hp->loop, hp->s->srv->sh->bal, cfg->connect_timeout_ms);
-}
-
-static void
-resolve_done(void *arg, int err, struct addrinfo *res)
-{
-    struct http_proxy *hp = arg;
-
-    hp->resolve = NULL;
-    if (err != 0 || res == NULL) {
-        char name[300];
-        log_debug("#%llu cannot resolve %s: %s", id_of(hp),
-                  log_escape(name, sizeof(name), hp->target.host, strlen(hp->target.host)),
-                  gai_strerror(err));
-        if (res != NULL)
-            freeaddrinfo(res);
-        http_error(hp, errmap_http_status(DP_ERR_RESOLVE), errmap_text(DP_ERR_RESOLVE));
-        return;
-    }
-    dialer_add_addrinfo(&hp->dialer, res);
-    freeaddrinfo(res);
-    begin_dial(hp);
-}
-
-/* Opens a new upstream connection to hp->target. Returns 0, or -1 when the session
- * was ended. */
+/* Opens a new upstream connection to hp->target. Returns 0 (the connector reports
+ * later). */
 static int
 start_connect(struct http_proxy *hp)
 {
-    struct target *t = &hp->target;
     struct session *s = hp->s;
+    struct connector_env env = {
+        .loop = hp->loop,
+        .bal = s->srv->sh->bal,
+        .resolver = s->srv->sh->resolver,
+        .timeout_ms = s->srv->sh->cfg->connect_timeout_ms,
+    };
 
-    dialer_cancel(&hp->dialer); /* the last dial's leftovers, if any, before reuse */
-    memset(&hp->dialer, 0, sizeof(hp->dialer));
+    connector_cancel(&hp->conn); /* the last dial's leftovers, if any, before reuse */
     hp->up = UP_DIALING;
-    if (dialer_add_target(&hp->dialer, t)) {
-        begin_dial(hp);
-    } else {
-        session_set_state(s, S_RESOLVING);
-        hp->resolve =
-            resolver_submit(s->srv->sh->resolver, hp->loop, t->host, t->port, resolve_done, hp);
-        if (hp->resolve == NULL) {
-            http_error(hp, 502, "out of memory");
-            return -1;
-        }
-        loop_timer_start(hp->loop, &hp->timer, s->srv->sh->cfg->handshake_timeout_ms);
-    }
+    session_set_state(s, S_CONNECTING);
+    loop_timer_stop(hp->loop, &hp->timer); /* the connector times its own steps */
+    connector_start(&hp->conn, &env, &hp->target, s->relay.client.fd, s->id, dial_done);
     return 0;
 }
 
@@ -945,10 +902,6 @@ timer_cb(struct loop_timer *t)
     struct http_proxy *hp = container_of(t, struct http_proxy, timer);
     uint64_t idle = hp->s->srv->sh->cfg->idle_timeout_ms, quiet;
 
-    if (hp->resolve != NULL) {
-        http_error(hp, 504, "name lookup timed out");
-        return;
-    }
     if (hp->up == UP_HEAD) {
         log_debug("#%llu no complete request in time: closing", id_of(hp));
         session_close(hp->s);

@@ -12,12 +12,11 @@
 #include "balancer.h"
 #include "common.h"
 #include "config.h"
-#include "dialer.h"
+#include "connector.h"
 #include "errmap.h"
 #include "http_proxy.h"
 #include "link.h"
 #include "log.h"
-#include "resolver.h"
 #include "server.h"
 #include "socks4.h"
 #include "socks5.h"
@@ -35,8 +34,7 @@ struct handshake {
     int denied;         /* the client's address is not in -allow: refuse its request */
     size_t in_len, pos; /* bytes received; bytes consumed by complete messages */
     struct target target;
-    struct resolve_req *resolve;
-    struct dialer dialer;
+    struct connector conn;
     uint8_t in[HS_IN_MAX];
 };
 
@@ -107,9 +105,7 @@ free_handshake(struct session *s)
 
     if (hs == NULL)
         return;
-    if (hs->resolve != NULL)
-        resolver_cancel(hs->resolve);
-    dialer_cancel(&hs->dialer);
+    connector_cancel(&hs->conn);
     free(hs);
     s->hs = NULL;
 }
@@ -257,35 +253,42 @@ start_relay(struct session *s)
 }
 
 static void
-dial_done(struct dialer *d, os_sock fd, int err)
+dial_done(struct connector *c, os_sock fd, int err)
 {
-    struct handshake *hs = container_of(d, struct handshake, dialer);
+    struct handshake *hs = container_of(c, struct handshake, conn);
     struct session *s = hs->session;
-    struct sockaddr_storage local;
-    socklen_t len = sizeof(local);
+    struct sockaddr_storage bnd;
     uint8_t out[SOCKS5_REPLY_MAX];
     size_t out_len;
 
     if (fd == OS_SOCK_INVALID) {
         log_debug("#%llu connect failed: %s", (unsigned long long)s->id, errmap_text(err));
-        request_fail(s, err);
+        if (s->srv->sh->cfg->tunnel)
+            session_close(s); /* a tunnel has no way to say why */
+        else
+            request_fail(s, err);
         return;
     }
-    dialer_take(d, &s->relay.remote);
-    session_attach_link(s, dialer_link(d));
-    if (os_getsockname(fd, &local, &len) == -1) {
+    connector_take(c, &s->relay.remote);
+    session_attach_link(s, connector_link(c));
+    if (connector_bound(c, fd, &bnd) == -1) {
         session_close(s);
         return;
     }
     if (log_threshold >= LOG_DEBUG) {
         char a[LOG_SOCKADDR_MAX];
-        log_debug("#%llu connected via %s (source %s)", (unsigned long long)s->id, s->link->label,
-                  log_sockaddr(a, sizeof(a), (struct sockaddr *)&local));
+        log_debug("#%llu connected via %s (bound %s)", (unsigned long long)s->id, s->link->label,
+                  log_sockaddr(a, sizeof(a), (struct sockaddr *)&bnd));
+    }
+    if (s->srv->sh->cfg->tunnel) {
+        /* The client's bytes, unchanged, from the first one. */
+        start_relay(s);
+        return;
     }
     if (hs->proto == PROTO_SOCKS4)
-        out_len = socks4_write_reply(out, SOCKS4_REP_GRANTED, (struct sockaddr *)&local);
+        out_len = socks4_write_reply(out, SOCKS4_REP_GRANTED, (struct sockaddr *)&bnd);
     else
-        out_len = socks5_write_reply(out, SOCKS5_REP_OK, (struct sockaddr *)&local);
+        out_len = socks5_write_reply(out, SOCKS5_REP_OK, (struct sockaddr *)&bnd);
     if (send_reply(s, out, out_len) == -1) {
         session_close(s);
         return;
@@ -293,49 +296,21 @@ dial_done(struct dialer *d, os_sock fd, int err)
     start_relay(s);
 }
 
-static void
-start_dial(struct session *s)
-{
-    const struct config *cfg = s->srv->sh->cfg;
-
-    set_state(s, S_CONNECTING);
-    loop_timer_stop(s->srv->loop, &s->timer); /* the dialer has its own per-attempt timer */
-    s->hs->dialer.id = s->id;
-    s->hs->dialer.done = dial_done;
-    dialer_set_affinity(&s->hs->dialer, s->srv->sh->bal, s->relay.client.fd, &s->hs->target);
-    dialer_start(&s->hs->dialer, s->srv->loop, s->srv->sh->bal, cfg->connect_timeout_ms);
-}
-
-static void
-resolve_done(void *arg, int err, struct addrinfo *res)
-{
-    struct session *s = arg;
-    struct handshake *hs = s->hs;
-
-    hs->resolve = NULL;
-    if (err != 0 || res == NULL) {
-        char name[300];
-        log_debug("#%llu cannot resolve %s: %s", (unsigned long long)s->id,
-                  log_escape(name, sizeof(name), hs->target.host, strlen(hs->target.host)),
-                  gai_strerror(err));
-        if (res != NULL)
-            freeaddrinfo(res);
-        request_fail(s, DP_ERR_RESOLVE);
-        return;
-    }
-    dialer_add_addrinfo(&hs->dialer, res);
-    freeaddrinfo(res);
-    start_dial(s);
-}
-
-/* The request is complete: resolve if needed, then dial. */
+/* The request is complete (or, with -tunnel, the client connected): get a stream. */
 static void
 connect_target(struct session *s)
 {
     struct handshake *hs = s->hs;
-    struct target *t = &hs->target;
+    const struct config *cfg = s->srv->sh->cfg;
+    struct target *t = cfg->tunnel ? NULL : &hs->target;
+    struct connector_env env = {
+        .loop = s->srv->loop,
+        .bal = s->srv->sh->bal,
+        .resolver = s->srv->sh->resolver,
+        .timeout_ms = cfg->connect_timeout_ms,
+    };
 
-    if (log_threshold >= LOG_DEBUG) {
+    if (t != NULL && log_threshold >= LOG_DEBUG) {
         char name[300], a[INET6_ADDRSTRLEN];
         const char *shown = a;
         if (t->type == TARGET_DOMAIN)
@@ -346,15 +321,9 @@ connect_target(struct session *s)
                   t->type == TARGET_IPV6 ? "[" : "", shown, t->type == TARGET_IPV6 ? "]" : "",
                   t->port);
     }
-    if (dialer_add_target(&hs->dialer, t)) {
-        start_dial(s);
-    } else {
-        set_state(s, S_RESOLVING);
-        hs->resolve =
-            resolver_submit(s->srv->sh->resolver, s->srv->loop, t->host, t->port, resolve_done, s);
-        if (hs->resolve == NULL)
-            request_fail(s, ENOMEM);
-    }
+    set_state(s, S_CONNECTING);
+    loop_timer_stop(s->srv->loop, &s->timer); /* the connector times its own steps */
+    connector_start(&hs->conn, &env, t, s->relay.client.fd, s->id, dial_done);
 }
 
 /* Answers the greeting: username/password when -auth requires it (a denied client is
@@ -651,6 +620,16 @@ session_start(struct server *srv, os_sock fd, const struct sockaddr *peer)
     if (log_threshold >= LOG_DEBUG) {
         char a[LOG_SOCKADDR_MAX];
         log_debug("#%llu client %s", (unsigned long long)s->id, log_sockaddr(a, sizeof(a), peer));
+    }
+    if (cfg->tunnel) {
+        /* -tunnel: no protocol; the client's bytes wait in the kernel until the stream to
+         * the next upstream is there. A client outside -allow is just closed. */
+        if (s->hs->denied) {
+            session_close(s);
+            return 0;
+        }
+        loop_io_set(srv->loop, &s->relay.client, 0);
+        connect_target(s);
     }
     return 0;
 

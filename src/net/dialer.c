@@ -109,7 +109,8 @@ family_mask(const struct dialer *d)
     unsigned mask = 0;
     for (unsigned i = 0; i < d->n_addrs; i++)
         mask |= d->addrs[i].ss_family == AF_INET6 ? BAL_FAMILY_V6 : BAL_FAMILY_V4;
-    return mask;
+    /* No addresses yet (a name to resolve, or proxy links that carry it): any link. */
+    return mask != 0 ? mask : BAL_FAMILY_V4 | BAL_FAMILY_V6;
 }
 
 static int
@@ -140,7 +141,8 @@ bind_to_link(os_sock fd, int family, const struct link_src *src)
     /* Without it every bound socket reserves a port per source address whatever the
      * destination, and a few thousand connections per link run out of ports. */
     os_set_bind_no_port(fd);
-    if (bind(fd, &src->addr.sa, src->addrlen) == -1)
+    /* A proxy link reached through no chosen link has no source to bind. */
+    if (src->addrlen != 0 && bind(fd, &src->addr.sa, src->addrlen) == -1)
         return os_errno();
     os_set_nodelay(fd);
     sockopt_keepalive(fd);
@@ -200,6 +202,10 @@ slot_leave(struct dialer_attempt *a, int err)
 
     if (a->link < 0)
         return;
+    if (d->hooks != NULL && d->hooks->release != NULL)
+        d->hooks->release(a);
+    a->addrs_ready = 0;
+    a->n_addrs = 0;
     if (a->trial) {
         if (err != 0)
             link_trial_failed(slot_link(a), err, loop_now(d->loop));
@@ -233,13 +239,19 @@ attempt_failed(struct dialer_attempt *a, int err)
     struct link *l = slot_link(a);
 
     d->last_err = err;
-    atomic_fetch_add_explicit(&l->n_failures, 1, memory_order_relaxed);
     log_debug("#%llu attempt via %s failed: %s", (unsigned long long)d->id, l->label,
               errmap_text(err));
+    if (d->pinned) {
+        /* A probe: its owner judges the link. */
+        finish(d, -1, err);
+        return 1;
+    }
+    atomic_fetch_add_explicit(&l->n_failures, 1, memory_order_relaxed);
     if (errmap_is_final(err)) {
-        /* The destination answered (refused) through this link: the link works, and no
-         * other link will get a different answer. */
-        if (err == ECONNREFUSED)
+        /* The destination answered (refused, or an upstream proxy reported its failure)
+         * through this link: the link works, and no other link will get a different
+         * answer. */
+        if (err == ECONNREFUSED || err <= DP_ERR_UPSTREAM_REP(1))
             link_note_success(l, loop_now(d->loop));
         finish(d, -1, err);
         return 1;
@@ -247,12 +259,12 @@ attempt_failed(struct dialer_attempt *a, int err)
     if (err == DP_ERR_TIMEOUT || err == ETIMEDOUT) {
         /* Maybe the link, maybe a silent destination: judged when another link connects. */
         d->slow |= UINT32_C(1) << a->link;
-        a->addr_idx = d->n_addrs;
+        a->addr_idx = a->n_addrs;
         if (a->trial)
             slot_leave(a, err);
     } else if (errmap_is_link_failure(err)) {
         link_note_failure(l, err, loop_now(d->loop));
-        a->addr_idx = d->n_addrs;
+        a->addr_idx = a->n_addrs;
         if (a->trial)
             slot_leave(a, err);
     }
@@ -270,7 +282,7 @@ start_connect(struct dialer_attempt *a, unsigned idx)
 {
     struct dialer *d = a->d;
     struct link *l = slot_link(a);
-    const struct sockaddr_storage *dst = &d->addrs[idx];
+    const struct sockaddr_storage *dst = &a->addrs[idx];
     int family = dst->ss_family, err;
     os_sock fd;
     socklen_t dlen = family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
@@ -293,7 +305,8 @@ start_connect(struct dialer_attempt *a, unsigned idx)
         return err;
     }
     loop_timer_start(d->loop, &a->timer, d->timeout_ms);
-    atomic_fetch_add_explicit(&l->n_connections, 1, memory_order_relaxed);
+    if (!d->pinned) /* probes are not connections */
+        atomic_fetch_add_explicit(&l->n_connections, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&l->n_connecting, 1, memory_order_relaxed);
     a->conn_start_us = now_us();
     return 0;
@@ -305,8 +318,79 @@ other_slot(struct dialer_attempt *a)
     return a == &a->d->att[0] ? &a->d->att[1] : &a->d->att[0];
 }
 
+/* The addresses slot a's link connects to. Returns 1 when they are ready, 0 when the
+ * slot waits for them (dialer_addrs_ready) or moved past its link. */
+static int
+slot_addrs(struct dialer_attempt *a)
+{
+    struct dialer *d = a->d;
+    int err = 0;
+
+    if (a->addrs_ready)
+        return 1;
+    if (d->hooks == NULL || d->hooks->addrs == NULL) {
+        a->addrs = d->addrs;
+        a->n_addrs = d->n_addrs;
+        a->addrs_ready = 1;
+        return 1;
+    }
+    switch (d->hooks->addrs(a, &err)) {
+    case DIALER_READY:
+        a->addrs_ready = 1;
+        return 1;
+    case DIALER_PENDING:
+        return 0;
+    case DIALER_FAILED:
+        break;
+    }
+    /* This link cannot get there (the name did not resolve for it, or its upstream's
+     * name did not): the next link may. Only a link failure counts against it. */
+    d->last_err = err;
+    log_debug("#%llu link %s cannot be used for this: %s", (unsigned long long)d->id,
+              slot_link(a)->label, errmap_text(err));
+    if (!d->pinned && errmap_is_link_failure(err))
+        link_note_failure(slot_link(a), err, loop_now(d->loop));
+    a->addrs_ready = 1;
+    a->n_addrs = 0;
+    a->addr_idx = 0;
+    return 1;
+}
+
+/* Picks the next link for slot a, or returns -1 when none is left. */
+static int
+slot_pick(struct dialer_attempt *a)
+{
+    struct dialer *d = a->d;
+    struct dialer_attempt *b = other_slot(a);
+    struct balancer_req r = {
+        .family_mask = family_mask(d),
+        .exclude = d->tried | (b->link >= 0 ? UINT32_C(1) << b->link : 0),
+        .now_ms = loop_now(d->loop),
+        .affinity = d->affinity,
+    };
+    int k;
+
+    if (d->pinned)
+        k = (d->tried & (UINT32_C(1) << d->pin)) || b->link >= 0 ? -1 : (int)d->pin;
+    else
+        k = d->tried == UINT32_MAX ? -1 : balancer_choose(d->bal, &r);
+    if (k < 0)
+        return -1;
+    a->link = k;
+    a->trial = d->pinned ? 0 : r.trial;
+    a->addr_idx = 0;
+    a->addrs_ready = 0;
+    a->n_addrs = 0;
+    a->link_start_ms = loop_now(d->loop);
+    if (a->trial)
+        log_debug("#%llu trying down link %s (its one trial)", (unsigned long long)d->id,
+                  d->bal->links[k].label);
+    return k;
+}
+
 /* Moves slot a on: the next address of its link, else the next link, until a connect is
- * under way or nothing is left for it. When both slots are idle, the dial failed. */
+ * under way, the slot waits for addresses, or nothing is left for it. When both slots
+ * are idle, the dial failed. */
 static void
 slot_advance(struct dialer_attempt *a)
 {
@@ -314,12 +398,16 @@ slot_advance(struct dialer_attempt *a)
     struct dialer_attempt *b = other_slot(a);
 
     while (!d->finished) {
-        if (a->link >= 0 && a->addr_idx < d->n_addrs) {
+        if (a->link >= 0 && !slot_addrs(a))
+            return;
+        if (d->finished)
+            return;
+        if (a->link >= 0 && a->addr_idx < a->n_addrs) {
             int err = start_connect(a, a->addr_idx++);
 
             if (err == 0) {
                 /* Race a second link if this one is slow, unless one is racing already. */
-                if (race_delay_ms > 0 && b->link < 0)
+                if (race_delay_ms > 0 && b->link < 0 && !d->pinned)
                     loop_timer_start(d->loop, &d->race_timer, race_delay_ms);
                 return;
             }
@@ -329,30 +417,20 @@ slot_advance(struct dialer_attempt *a)
         }
         if (a->link >= 0)
             slot_leave(a, a->trial ? (d->last_err != 0 ? d->last_err : DP_ERR_TIMEOUT) : 0);
-        {
-            struct balancer_req r = {
-                .family_mask = family_mask(d),
-                .exclude = d->tried | (b->link >= 0 ? UINT32_C(1) << b->link : 0),
-                .now_ms = loop_now(d->loop),
-                .affinity = d->affinity,
-            };
-            int k = d->tried == UINT32_MAX ? -1 : balancer_choose(d->bal, &r);
-
-            if (k < 0)
-                break;
-            a->link = k;
-            a->trial = r.trial;
-            a->addr_idx = 0;
-            a->link_start_ms = loop_now(d->loop);
-            if (r.trial)
-                log_debug("#%llu trying down link %s (its one trial)", (unsigned long long)d->id,
-                          d->bal->links[k].label);
-        }
+        if (slot_pick(a) < 0)
+            break;
     }
     if (d->finished)
         return;
     if (b->link < 0)
         finish(d, -1, d->last_err != 0 ? d->last_err : DP_ERR_NO_LINK);
+}
+
+void
+dialer_addrs_ready(struct dialer_attempt *a)
+{
+    if (!a->d->finished && a->link >= 0 && a->io.fd == OS_SOCK_INVALID)
+        slot_advance(a);
 }
 
 /* a connected first: it wins, the other slot is closed. */
@@ -368,6 +446,13 @@ slot_won(struct dialer_attempt *a)
     loop_timer_stop(d->loop, &a->timer);
     loop_io_adopt(&d->out, &a->io);
     atomic_fetch_sub_explicit(&l->n_connecting, 1, memory_order_relaxed);
+    if (d->pinned) {
+        /* A probe: its owner judges the link. */
+        d->link = a->link;
+        d->finished = 1;
+        d->done(d, fd, 0);
+        return;
+    }
     link_note_latency(l, now_us() - a->conn_start_us);
     link_note_success(l, now);
     a->trial = 0; /* the success was its verdict */
@@ -408,11 +493,29 @@ io_cb(struct loop_io *io, unsigned events)
             err = EINPROGRESS;
     }
     if (err == 0) {
-        slot_won(a);
+        /* Connected; a proxy link's handshake comes first (timer still running). */
+        enum dialer_step st = DIALER_READY;
+
+        if (a->d->hooks != NULL && a->d->hooks->connected != NULL)
+            st = a->d->hooks->connected(a, &err);
+        if (st != DIALER_PENDING)
+            dialer_handshake_done(a, st == DIALER_READY ? 0 : err);
         return;
     }
     if (err == EINPROGRESS)
         return;
+    slot_close(a);
+    if (!attempt_failed(a, err))
+        slot_advance(a);
+}
+
+void
+dialer_handshake_done(struct dialer_attempt *a, int err)
+{
+    if (err == 0) {
+        slot_won(a);
+        return;
+    }
     slot_close(a);
     if (!attempt_failed(a, err))
         slot_advance(a);
@@ -474,6 +577,8 @@ dialer_start(struct dialer *d, struct loop *loop, struct balancer *bal, unsigned
         a->link = -1;
         a->trial = 0;
         a->addr_idx = 0;
+        a->addrs_ready = 0;
+        a->n_addrs = 0;
         loop_io_init(&a->io, -1, io_cb);
         loop_timer_init(&a->timer, attempt_timer_cb);
     }

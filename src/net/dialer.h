@@ -28,17 +28,35 @@ struct balancer;
 struct link;
 struct target;
 struct dialer;
+struct dialer_attempt;
+
+/* What the connector (connector.c) adds to a dial, as steps of each attempt. Without
+ * hooks an attempt connects to the dialer's own addresses and wins once connected. */
+enum dialer_step { DIALER_READY = 0, DIALER_PENDING = 1, DIALER_FAILED = 2 };
+struct dialer_hooks {
+    /* Where the attempt's link connects to: sets a->addrs/a->n_addrs (READY), or will
+     * call dialer_addrs_ready() (PENDING), or cannot (FAILED, *err: the cause). */
+    enum dialer_step (*addrs)(struct dialer_attempt *a, int *err);
+    /* The socket connected: READY wins now; PENDING: a handshake runs on a->io and ends
+     * with dialer_handshake_done(); FAILED: *err says why (as a failed connect). */
+    enum dialer_step (*connected)(struct dialer_attempt *a, int *err);
+    /* The attempt leaves its link (failed, lost, cancelled): drop its step state. */
+    void (*release)(struct dialer_attempt *a);
+};
 
 /* One connect in flight (or the slot idle: link -1). */
 struct dialer_attempt {
     struct dialer *d;
     struct loop_io io;       /* the socket being connected (-1: none) */
-    struct loop_timer timer; /* -connect-timeout for this attempt */
+    struct loop_timer timer; /* -connect-timeout for this attempt, handshake included */
     int link;                /* link index, -1 when the slot is idle */
-    unsigned addr_idx;       /* next address to try on this link */
-    int trial;               /* this link is down and this request holds its one trial */
-    uint64_t link_start_ms;  /* when this slot started on its link */
-    uint64_t conn_start_us;  /* when the current connect() started */
+    const struct sockaddr_storage *addrs; /* where this link connects to */
+    unsigned n_addrs;                     /* 0 until the addrs hook said READY */
+    int addrs_ready;
+    unsigned addr_idx;      /* next address to try on this link */
+    int trial;              /* this link is down and this request holds its one trial */
+    uint64_t link_start_ms; /* when this slot started on its link */
+    uint64_t conn_start_us; /* when the current connect() started */
 };
 
 struct dialer {
@@ -49,13 +67,16 @@ struct dialer {
     unsigned timeout_ms;
     struct sockaddr_storage addrs[DIALER_MAX_ADDRS];
     unsigned n_addrs;
-    uint32_t tried;     /* links done for this request (bit per link index) */
-    uint32_t slow;      /* links that timed out or lost a race: failures if another wins */
-    int link;           /* the winner, -1 before */
-    int last_err;       /* errno or DP_ERR_* of the last failed attempt */
-    int finished;       /* done() called or cancelled */
-    uint64_t affinity;  /* sticky key, 0: none */
-    uint64_t id;        /* connection id for log lines */
+    uint32_t tried;    /* links done for this request (bit per link index) */
+    uint32_t slow;     /* links that timed out or lost a race: failures if another wins */
+    int link;          /* the winner, -1 before */
+    int last_err;      /* errno or DP_ERR_* of the last failed attempt */
+    int finished;      /* done() called or cancelled */
+    uint64_t affinity; /* sticky key, 0: none */
+    uint64_t id;       /* connection id for log lines */
+    const struct dialer_hooks *hooks; /* NULL: plain connects to addrs */
+    int pinned; /* 1: link `pin` only, no racing, no health verdicts (probes) */
+    unsigned pin;
     struct loop_io out; /* the connected socket, still registered, until dialer_take() */
     /* Called once: fd >= 0 connected through links[link]; or fd -1 and err. */
     void (*done)(struct dialer *d, os_sock fd, int err);
@@ -81,6 +102,11 @@ void dialer_set_affinity(struct dialer *d, struct balancer *bal, os_sock client_
 
 /* Starts dialing; done() is called later from the loop, never from inside this call. */
 void dialer_start(struct dialer *d, struct loop *loop, struct balancer *bal, unsigned timeout_ms);
+
+/* From the hooks: the addresses of a PENDING attempt are known (or failed); the
+ * handshake of a PENDING attempt ended (err 0: the stream is ready). */
+void dialer_addrs_ready(struct dialer_attempt *a);
+void dialer_handshake_done(struct dialer_attempt *a, int err);
 
 /* Stops an attempt in progress (closes its sockets); done() will not be called. */
 void dialer_cancel(struct dialer *d);

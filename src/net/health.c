@@ -133,11 +133,9 @@ probe_result(struct health_probe *p, int err)
     struct link *l = &h->links[p->link];
     uint64_t now = loop_now(h->loop);
 
-    loop_timer_stop(h->loop, &p->timer);
-    if (p->io.fd != OS_SOCK_INVALID)
-        loop_io_close(&p->io);
-    if (err == 0 || err == ECONNREFUSED) {
-        /* Refused is an answer from the far end: the path works. */
+    if (err == 0 || err == ECONNREFUSED || err <= DP_ERR_UPSTREAM_REP(1)) {
+        /* Refused is an answer from the far end (directly or as an upstream proxy
+         * reported it): the path works. */
         log_debug("probe via %s: ok", l->label);
         h->round_ok |= UINT32_C(1) << p->link;
         link_note_success(l, now);
@@ -156,32 +154,32 @@ probe_result(struct health_probe *p, int err)
 }
 
 static void
-probe_io_cb(struct loop_io *io, unsigned events)
+probe_done(struct connector *c, os_sock fd, int err)
 {
-    struct health_probe *p = container_of(io, struct health_probe, io);
-    int err;
+    struct health_probe *p = container_of(c, struct health_probe, conn);
+    struct loop_io io;
 
-    DP_UNUSED(events);
-    err = os_sock_error(io->fd);
-    if (err != EINPROGRESS)
-        probe_result(p, err);
+    if (fd != OS_SOCK_INVALID) {
+        connector_take(c, &io);
+        loop_io_close(&io);
+    }
+    probe_result(p, err);
 }
 
-static void
-probe_timer_cb(struct loop_timer *t)
-{
-    probe_result(container_of(t, struct health_probe, timer), DP_ERR_TIMEOUT);
-}
-
-/* Starts a probe connect through link i. Returns 1 if one is in flight. */
+/* Starts a probe through link i (the connector, pinned to the link: its handshake
+ * included when the link is a proxy). Returns 1 if one is in flight. */
 static int
 probe_start(struct health *h, unsigned i)
 {
     struct health_probe *p = &h->probes[i];
     struct link *l = &h->links[i];
     const struct sockaddr_storage *dst = NULL;
-    os_sock fd;
-    int err;
+    struct connector_env env = {
+        .loop = h->loop,
+        .bal = h->bal,
+        .resolver = h->resolver,
+        .timeout_ms = h->probe_timeout_ms,
+    };
 
     if (atomic_load_explicit(&l->has_v4, memory_order_relaxed) && h->probe4.ss_family != 0)
         dst = &h->probe4;
@@ -191,30 +189,7 @@ probe_start(struct health *h, unsigned i)
         return 0; /* the probe target has no address of a family this link serves */
     p->link = (int)i;
     h->probes_pending++;
-    fd = dialer_socket(l, dst->ss_family, &err);
-    if (fd != OS_SOCK_INVALID &&
-        os_connect(fd, (const struct sockaddr *)dst,
-                   dst->ss_family == AF_INET ? sizeof(struct sockaddr_in)
-                                             : sizeof(struct sockaddr_in6)) == -1 &&
-        os_errno() != EINPROGRESS) {
-        err = os_errno();
-        os_close(fd);
-        fd = OS_SOCK_INVALID;
-    }
-    if (fd != OS_SOCK_INVALID) {
-        loop_io_init(&p->io, fd, probe_io_cb);
-        if (loop_io_set(h->loop, &p->io, LOOP_WRITE) == -1) {
-            err = os_errno();
-            p->io.fd = OS_SOCK_INVALID;
-            os_close(fd);
-            fd = OS_SOCK_INVALID;
-        }
-    }
-    if (fd == OS_SOCK_INVALID) {
-        probe_result(p, err);
-        return 0;
-    }
-    loop_timer_start(h->loop, &p->timer, h->probe_timeout_ms);
+    connector_probe(&p->conn, &env, i, (const struct sockaddr *)dst, probe_done);
     return 1;
 }
 
@@ -322,8 +297,6 @@ health_start(struct health *h, struct loop *loop, struct balancer *bal)
     for (unsigned i = 0; i < LINK_MAX; i++) {
         h->probes[i].h = h;
         h->probes[i].link = -1;
-        loop_io_init(&h->probes[i].io, OS_SOCK_INVALID, probe_io_cb);
-        loop_timer_init(&h->probes[i].timer, probe_timer_cb);
     }
     h->nl_fd = os_ifwatch_open();
     if (h->nl_fd != OS_SOCK_INVALID) {
@@ -351,13 +324,8 @@ health_stop(struct health *h)
     if (h->loop == NULL)
         return;
     loop_timer_stop(h->loop, &h->tick);
-    for (unsigned i = 0; i < LINK_MAX; i++) {
-        struct health_probe *p = &h->probes[i];
-
-        loop_timer_stop(h->loop, &p->timer);
-        if (p->io.fd != OS_SOCK_INVALID)
-            loop_io_close(&p->io);
-    }
+    for (unsigned i = 0; i < LINK_MAX; i++)
+        connector_cancel(&h->probes[i].conn);
     if (h->nl_fd != OS_SOCK_INVALID) {
         loop_io_stop(h->loop, &h->nl_io);
         os_ifwatch_close(h->nl_fd);

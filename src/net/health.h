@@ -10,6 +10,7 @@
 #include "os.h"
 
 #include "adaptive.h"
+#include "connector.h"
 #include "link.h"
 #include "loop.h"
 
@@ -24,14 +25,14 @@ struct health;
 
 struct health_probe {
     struct health *h;
-    struct loop_io io;
-    struct loop_timer timer;
-    int link; /* -1: idle */
+    struct connector conn; /* the same way to a stream as every connection */
+    int link;              /* -1: idle */
 };
 
 struct health {
     struct loop *loop;
     struct balancer *bal;
+    struct resolver *resolver; /* for proxy links named by host name (set before start) */
     struct link *links;
     unsigned n_links;
     struct loop_timer tick;

@@ -10,6 +10,7 @@
 
 #include "errmap.h"
 #include "iface.h"
+#include "link_url.h"
 #include "log.h"
 #include "os.h"
 
@@ -42,7 +43,7 @@ link_parse_ratio(const char *s, unsigned *ratio)
 }
 
 /* LINK: an IPv4 literal, an IPv6 literal (bare or in brackets) or an interface name. */
-static int
+int
 link_parse_link(const char *s, size_t len, struct link_spec *out, char *err, size_t errlen)
 {
     char buf[INET6_ADDRSTRLEN + 2], q[96];
@@ -129,6 +130,8 @@ link_parse_spec(const char *spec, struct link_spec *out, char *err, size_t errle
         snprintf(err, errlen, "empty link");
         return -1;
     }
+    if (strstr(spec, "://") != NULL)
+        return link_parse_url(spec, out, err, errlen);
     /* Neither an IPv6 literal nor an interface name contains '@', so the last '@' (if any)
      * starts the ratio and an earlier one makes LINK invalid. */
     at = strrchr(spec, '@');
@@ -195,6 +198,16 @@ link_destroy(struct link *l)
 
 /* ---- what the host says about a link: one os_ifaddrs snapshot ---- */
 
+/* What the link leaves by on this host: its own kind, or for a proxy link the local link
+ * it is reached through (LINK_PROXY: none chosen, nothing to watch). */
+static enum link_kind
+link_local_kind(const struct link *l)
+{
+    if (l->spec.kind != LINK_PROXY)
+        return l->spec.kind;
+    return l->spec.up.has_via ? l->spec.via_kind : LINK_PROXY;
+}
+
 struct link_view {
     int exists, up;
     int has4, has6;
@@ -260,7 +273,7 @@ static void
 link_view_addr(const struct link *l, const struct os_ifaddrs *list, struct link_view *v)
 {
     const struct os_ifaddr *found = NULL, *loopback = NULL;
-    int v4 = l->spec.kind == LINK_ADDR4;
+    int v4 = link_local_kind(l) == LINK_ADDR4;
 
     for (size_t i = 0; i < list->n && found == NULL; i++) {
         const struct os_ifaddr *e = &list->v[i];
@@ -297,7 +310,7 @@ link_view_addr(const struct link *l, const struct os_ifaddrs *list, struct link_
 static int
 link_view_absence(const struct link *l, const struct link_view *v)
 {
-    if (l->spec.kind != LINK_IFACE)
+    if (link_local_kind(l) != LINK_IFACE)
         return !v->exists ? EADDRNOTAVAIL : !v->up ? ENETDOWN : 0;
     if (!v->exists)
         return ENODEV;
@@ -328,7 +341,11 @@ link_apply_view(struct link *l, const struct link_view *v, uint64_t now_ms)
                     memcmp(&l->src6.sin6_addr, &v->a6, sizeof(v->a6)) != 0 ||
                     (iface_v6_is_link_local(&v->a6) && l->src6.sin6_scope_id != l->ifindex)))
         link_set_src6(l, &v->a6);
-    if (l->spec.kind == LINK_IFACE) {
+    if (l->spec.kind == LINK_PROXY) {
+        /* A proxy link carries destinations of either family whatever way it leaves. */
+        atomic_store_explicit(&l->has_v4, 1, memory_order_relaxed);
+        atomic_store_explicit(&l->has_v6, 1, memory_order_relaxed);
+    } else if (l->spec.kind == LINK_IFACE) {
         /* An address link keeps serving its family: while its address is gone it is down,
          * and still tried when every link is down. An interface link that lost only its
          * IPv4 address keeps serving IPv6 destinations and is skipped for IPv4 ones. */
@@ -348,7 +365,7 @@ static void
 link_view_of(const struct link *l, const struct os_ifaddrs *list, struct link_view *v)
 {
     memset(v, 0, sizeof(*v));
-    if (l->spec.kind == LINK_IFACE)
+    if (link_local_kind(l) == LINK_IFACE)
         link_view_iface(l, list, v);
     else
         link_view_addr(l, list, v);
@@ -375,6 +392,8 @@ link_refresh(struct link *l, int family, uint64_t now_ms)
     struct os_ifaddrs list;
     struct link_view v;
 
+    if (link_local_kind(l) == LINK_PROXY)
+        return link_usable_for(l, family);
     if (os_ifaddrs_read(&list) == -1)
         return -1;
     link_view_of(l, &list, &v);
@@ -393,6 +412,8 @@ link_refresh_all(struct link *links, unsigned n, uint64_t now_ms)
     for (unsigned i = 0; i < n; i++) {
         struct link_view v;
 
+        if (link_local_kind(&links[i]) == LINK_PROXY)
+            continue;
         link_view_of(&links[i], &list, &v);
         link_apply_view(&links[i], &v, now_ms);
     }
@@ -425,6 +446,23 @@ link_init(struct link *l, const struct link_spec *spec, char *err, size_t errlen
     case LINK_IFACE:
         snprintf(l->label, sizeof(l->label), "%s", spec->name);
         break;
+    case LINK_PROXY:
+        link_proxy_label(spec, l->label, sizeof(l->label));
+        if (spec->up.auth_file[0] != '\0' && link_read_auth_file(&l->spec, err, errlen) == -1)
+            return -1;
+        atomic_store_explicit(&l->has_v4, 1, memory_order_relaxed);
+        atomic_store_explicit(&l->has_v6, 1, memory_order_relaxed);
+        if (!spec->up.has_via)
+            return 0;
+        if (spec->via_kind != LINK_IFACE &&
+            inet_ntop(spec->via_kind == LINK_ADDR4 ? AF_INET : AF_INET6,
+                      spec->via_kind == LINK_ADDR4 ? (const void *)&spec->addr4
+                                                   : (const void *)&spec->addr6,
+                      text, sizeof(text)) == NULL) {
+            snprintf(err, errlen, "cannot format the address");
+            return -1;
+        }
+        break;
     default:
         snprintf(err, errlen, "unknown link kind");
         return -1;
@@ -438,7 +476,7 @@ link_init(struct link *l, const struct link_spec *spec, char *err, size_t errlen
     /* A link must exist at start (a typo is better refused at once); an interface may be
      * down (cable, Wi-Fi, DHCP not done yet): it starts down and comes up when it does. */
     if (!v.exists) {
-        if (spec->kind == LINK_IFACE)
+        if (link_local_kind(l) == LINK_IFACE)
             snprintf(err, errlen, "no interface named %s", spec->name);
         else
             snprintf(err, errlen, "%s is not an address of any interface on this host", text);
@@ -472,15 +510,24 @@ link_source(struct link *l, int family, struct link_src *out)
 {
     int err = 0;
 
+    if (link_local_kind(l) == LINK_PROXY) {
+        /* Reached through no chosen link: the host's routing picks, nothing to bind. */
+        memset(out, 0, sizeof(*out));
+        return 0;
+    }
     pthread_mutex_lock(&l->mu);
     err = atomic_load_explicit(&l->absent, memory_order_relaxed);
     if (err == EADDRNOTAVAIL || err == 0) {
+        int proxy = l->spec.kind == LINK_PROXY; /* has_v4/has_v6 speak of destinations */
+
         err = 0;
-        if (family == AF_INET && atomic_load_explicit(&l->has_v4, memory_order_relaxed) &&
+        if (family == AF_INET &&
+            (proxy || atomic_load_explicit(&l->has_v4, memory_order_relaxed)) &&
             l->src4.sin_family == AF_INET) {
             out->addr.v4 = l->src4;
             out->addrlen = sizeof(l->src4);
-        } else if (family == AF_INET6 && atomic_load_explicit(&l->has_v6, memory_order_relaxed) &&
+        } else if (family == AF_INET6 &&
+                   (proxy || atomic_load_explicit(&l->has_v6, memory_order_relaxed)) &&
                    l->src6.sin6_family == AF_INET6) {
             out->addr.v6 = l->src6;
             out->addrlen = sizeof(l->src6);
@@ -526,7 +573,7 @@ link_why(const struct link *l, int err)
         case ENETDOWN:
             return "interface down";
         case EADDRNOTAVAIL:
-            return l->spec.kind == LINK_IFACE ? "no address" : "address gone";
+            return link_local_kind(l) == LINK_IFACE ? "no address" : "address gone";
         }
     }
     return errmap_text(err);

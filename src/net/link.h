@@ -17,22 +17,76 @@
 
 #define LINK_MAX 32
 
-enum link_kind { LINK_ADDR4, LINK_ADDR6, LINK_IFACE };
+/* LINK_PROXY: an upstream proxy (or, in -tunnel mode, a plain TCP upstream) that the
+ * connection is handed to. */
+enum link_kind { LINK_ADDR4, LINK_ADDR6, LINK_IFACE, LINK_PROXY };
 
-/* One positional LINK[@RATIO] spec as parsed from the command line. */
+enum link_scheme {
+    LINK_SCHEME_NONE = 0,
+    LINK_SCHEME_TUNNEL,  /* -tunnel HOST:PORT: bytes piped unchanged */
+    LINK_SCHEME_SOCKS5,  /* socks5://: names resolved here, addresses sent */
+    LINK_SCHEME_SOCKS5H, /* socks5h://: names sent, never resolved here */
+    LINK_SCHEME_SOCKS4A, /* socks4a:// */
+    LINK_SCHEME_HTTP,    /* http://: CONNECT */
+};
+
+#define LINK_HOST_MAX 256 /* upstream host name, NUL included */
+#define LINK_CRED_MAX 256 /* user or password (255 bytes, RFC 1929), NUL included */
+#define LINK_PATH_MAX 256
+
+/* An upstream proxy link's far end. Credentials never appear in logs or messages. */
+struct link_upstream {
+    enum link_scheme scheme;
+    char host[LINK_HOST_MAX]; /* a name, or an IP literal without brackets */
+    uint16_t port;
+    int literal; /* host is an IP literal: addr holds it (port set) */
+    union {
+        struct sockaddr sa;
+        struct sockaddr_in v4;
+        struct sockaddr_in6 v6;
+    } addr;
+    int has_auth; /* user/pass given (in the URL or from auth_file at link_init) */
+    char user[LINK_CRED_MAX], pass[LINK_CRED_MAX];
+    size_t user_len, pass_len;
+    char auth_file[LINK_PATH_MAX]; /* "/auth-file=PATH": read at link_init, "" none */
+    int has_via;                   /* "/via=LINK": reached through this local link */
+};
+
+/* One positional spec as parsed from the command line. */
 struct link_spec {
     enum link_kind kind;
     char name[OS_IFNAME_MAX]; /* LINK_IFACE: the interface name */
     struct in_addr addr4;     /* LINK_ADDR4 */
     struct in6_addr addr6;    /* LINK_ADDR6 */
     unsigned ratio;           /* >= 1 */
+    /* LINK_PROXY: the upstream; with has_via, via_kind and the fields above name the
+     * local link it is reached through. */
+    enum link_kind via_kind;
+    struct link_upstream up;
 };
 
 /* Parses "LINK[@RATIO]" (LINK: IPv4, IPv6 bare or in brackets, or an interface name;
- * RATIO 1..1000, default 1). Returns 0, or -1 with a one-line reason in err
- * (e.g. `ratio "0" must be an integer from 1 to 1000`). Does not look at the host's
- * interfaces. */
+ * RATIO 1..1000, default 1), or a proxy link (link_url.c):
+ *   SCHEME://[USER[:PASS]@]HOST:PORT[@RATIO][/via=LINK][/auth-file=PATH]
+ * SCHEME socks5, socks5h, socks4a or http; USER and PASS percent-decoded, 255 bytes at
+ * most. Returns 0, or -1 with a one-line reason in err (e.g. `ratio "0" must be an
+ * integer from 1 to 1000`), which never holds the password. Does not look at the host's
+ * interfaces or files. */
 int link_parse_spec(const char *spec, struct link_spec *out, char *err, size_t errlen);
+
+/* -tunnel operands: "HOST:PORT[@RATIO][/via=LINK]" (HOST a name, IPv4, or [IPv6]). */
+int link_parse_tunnel(const char *spec, struct link_spec *out, char *err, size_t errlen);
+
+/* Copies spec for a message with any password replaced by "***". Returns out. */
+const char *link_redact(const char *spec, char *out, size_t outlen);
+
+/* Reads "USER:PASS" (the first line that is not empty or a # comment) from
+ * spec->up.auth_file into spec->up. Returns 0, or -1 with a reason in err. */
+int link_read_auth_file(struct link_spec *spec, char *err, size_t errlen);
+
+/* The label of a proxy link: "socks5://host:port" ([v6] in brackets), "host:port" for a
+ * tunnel; no credentials. */
+void link_proxy_label(const struct link_spec *spec, char *out, size_t outlen);
 
 /* Health. up: used normally. suspect: failed lately, skipped for a short backoff, used
  * again afterwards. down: failed LINK_FAIL_THRESHOLD times in a row (or its interface or

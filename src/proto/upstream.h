@@ -21,7 +21,7 @@
  * credentials in base64 fits, as does a SOCKS5 auth request (513 bytes). */
 #define UPSTREAM_REQ_MAX 1280
 /* Longest answer we accept: a CONNECT response head over this is garbage to us. */
-#define UPSTREAM_REPLY_MAX 4096
+#define UPSTREAM_REPLY_MAX 2048
 #define UPSTREAM_CRED_MAX 255 /* RFC 1929 field limit; also ours for HTTP */
 
 /* ---- SOCKS5 ---- */
