@@ -464,9 +464,21 @@ hook_connected(struct dialer_attempt *a, int *err)
     return DIALER_PENDING;
 }
 
+/* A connect to an upstream proxy (or tunnel end) that fails says the upstream is down
+ * or unreachable: the link's failure, whatever the errno. A timeout stays a timeout
+ * (judged against the other links), and failures of the local link stay themselves. */
+static int
+hook_connect_error(struct dialer_attempt *a, int err)
+{
+    if (!is_proxy(link_of(a)) || err == ETIMEDOUT || errmap_is_link_failure(err))
+        return err;
+    return DP_ERR_UPSTREAM_DOWN;
+}
+
 static const struct dialer_hooks hooks = {
     .addrs = hook_addrs,
     .connected = hook_connected,
+    .connect_error = hook_connect_error,
     .release = hook_release,
 };
 

@@ -411,7 +411,11 @@ slot_advance(struct dialer_attempt *a)
                     loop_timer_start(d->loop, &d->race_timer, race_delay_ms);
                 return;
             }
-            if (err > 0 && attempt_failed(a, err))
+            if (err < 0)
+                continue; /* the link does not serve that address's family */
+            if (d->hooks != NULL && d->hooks->connect_error != NULL)
+                err = d->hooks->connect_error(a, err);
+            if (attempt_failed(a, err))
                 return;
             continue;
         }
@@ -505,6 +509,8 @@ io_cb(struct loop_io *io, unsigned events)
     if (err == EINPROGRESS)
         return;
     slot_close(a);
+    if (a->d->hooks != NULL && a->d->hooks->connect_error != NULL)
+        err = a->d->hooks->connect_error(a, err);
     if (!attempt_failed(a, err))
         slot_advance(a);
 }

@@ -424,6 +424,6 @@ link_proxy_label(const struct link_spec *spec, char *out, size_t outlen)
             scheme = schemes[i].name;
             break;
         }
-    snprintf(out, outlen, "%s%s%s%.200s%s:%u", scheme, scheme[0] ? "://" : "", v6 ? "[" : "",
+    snprintf(out, outlen, "%s%s%s%.255s%s:%u", scheme, scheme[0] ? "://" : "", v6 ? "[" : "",
              up->host, v6 ? "]" : "", up->port);
 }

@@ -34,6 +34,7 @@ static const struct errmap_entry table[] = {
     {DP_ERR_UPSTREAM, 1, 502, 1, 0, "upstream proxy failed the handshake"},
     {DP_ERR_UPSTREAM_AUTH, 1, 502, 1, 0, "upstream proxy refused our credentials"},
     {DP_ERR_UPSTREAM_NAME, 1, 502, 1, 0, "upstream proxy name not resolved"},
+    {DP_ERR_UPSTREAM_DOWN, 1, 502, 1, 0, "upstream proxy unreachable"},
     {DP_ERR_UPSTREAM_REP(1), 1, 502, 0, 1, "upstream proxy: general failure"},
     {DP_ERR_UPSTREAM_REP(2), 2, 403, 0, 1, "upstream proxy: not allowed"},
     {DP_ERR_UPSTREAM_REP(3), 3, 502, 0, 1, "upstream proxy: network unreachable"},

@@ -12,6 +12,7 @@
 #define DP_ERR_UPSTREAM (-5)      /* the upstream proxy broke the protocol or closed */
 #define DP_ERR_UPSTREAM_AUTH (-6) /* the upstream proxy refused our credentials */
 #define DP_ERR_UPSTREAM_NAME (-7) /* the upstream proxy's own name did not resolve */
+#define DP_ERR_UPSTREAM_DOWN (-8) /* connecting to the upstream proxy failed (refused...) */
 /* The upstream reported that the destination failed, as SOCKS5 REP n (1..8): the
  * destination's answer, passed on; the link worked. */
 #define DP_ERR_UPSTREAM_REP(n) (-100 - (n))

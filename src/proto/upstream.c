@@ -411,6 +411,7 @@ upstream_http_status_err(int status)
     if (status >= 200 && status <= 299)
         return 0;
     switch (status) {
+    case 401: /* what tinyproxy answers to wrong credentials */
     case 407:
         return DP_ERR_UPSTREAM_AUTH;
     case 403:

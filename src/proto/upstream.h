@@ -7,7 +7,8 @@
  * - the upstream refused our credentials (or offers no method we can use): DP_ERR_UPSTREAM_AUTH;
  * both are the link's fault (try the next link, count against this one);
  * - the upstream reports that the destination failed (REP 1..8, SOCKS4 91, HTTP non-2xx
- *   other than 407): DP_ERR_UPSTREAM_REP(rep), the destination's answer, passed to the client. */
+ *   other than 401 and 407): DP_ERR_UPSTREAM_REP(rep), the destination's answer, passed to the
+ * client. */
 #ifndef DP_UPSTREAM_H
 #define DP_UPSTREAM_H
 

@@ -376,6 +376,7 @@ TEST(http_refusal_is_known_from_the_status_line)
     ASSERT_EQ(status, 502);
     ASSERT_EQ(upstream_http_status_err(502), DP_ERR_UPSTREAM_REP(5));
     ASSERT_EQ(upstream_http_status_err(407), DP_ERR_UPSTREAM_AUTH);
+    ASSERT_EQ(upstream_http_status_err(401), DP_ERR_UPSTREAM_AUTH);
     ASSERT_EQ(upstream_http_status_err(504), DP_ERR_UPSTREAM_REP(6));
     ASSERT_EQ(upstream_http_status_err(403), DP_ERR_UPSTREAM_REP(2));
 }
