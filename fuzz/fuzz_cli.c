@@ -50,10 +50,16 @@ check_config(const struct config *c)
     FUZZ_CHECK(c->listen_host[0] != '\0');
     FUZZ_CHECK(fuzz_terminated(c->user, sizeof(c->user)));
     FUZZ_CHECK(c->n_links <= LINK_MAX);
+    FUZZ_CHECK(!c->tunnel || c->n_links >= 1);
     for (unsigned i = 0; i < c->n_links; i++) {
         FUZZ_CHECK(c->links[i].ratio >= 1 && c->links[i].ratio <= 1000);
         FUZZ_CHECK(c->links[i].kind == LINK_ADDR4 || c->links[i].kind == LINK_ADDR6 ||
-                   c->links[i].kind == LINK_IFACE);
+                   c->links[i].kind == LINK_IFACE || c->links[i].kind == LINK_PROXY);
+        /* -tunnel makes every link a tunnel, and only then is a link a tunnel. */
+        FUZZ_CHECK(!c->tunnel || c->links[i].up.scheme == LINK_SCHEME_TUNNEL);
+        FUZZ_CHECK(c->tunnel || c->links[i].up.scheme != LINK_SCHEME_TUNNEL);
+        if (c->links[i].kind == LINK_PROXY)
+            FUZZ_CHECK(c->links[i].up.port >= 1 && c->links[i].up.host[0] != '\0');
         if (c->links[i].kind == LINK_IFACE)
             FUZZ_CHECK(fuzz_terminated(c->links[i].name, sizeof(c->links[i].name)) &&
                        c->links[i].name[0] != '\0');
