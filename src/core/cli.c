@@ -254,6 +254,13 @@ parse_links(char **ops, unsigned n_ops, struct config *cfg, char *err, size_t er
         }
         cfg->n_links++;
     }
+    if (cfg->tunnel && (cfg->n_auth > 0 || cfg->auth_file != NULL)) {
+        /* A tunnel reads nothing from the client: a password could never be asked for. */
+        snprintf(err, errlen,
+                 "-auth and -auth-file do not apply to -tunnel (client bytes go to "
+                 "the upstream unchanged); use -allow");
+        return CLI_ERROR;
+    }
     if (cfg->tunnel && cfg->n_links == 0) {
         snprintf(err, errlen, "-tunnel needs at least one HOST:PORT[@RATIO]");
         return CLI_ERROR;

@@ -442,6 +442,7 @@ def test_garbage_or_closing_upstream_moves_to_the_next_link(start_proxy, procs, 
     (["-tunnel", "127.0.0.1"], "PORT"),
     (["-tunnel", "socks5://127.0.0.1:1080"], "not a URL"),
     (["-tunnel"], "-tunnel needs"),
+    (["-tunnel", "-auth", "alice:hunter22", "127.0.0.1:1080"], "do not apply to -tunnel"),
 ])
 def test_bad_links_exit_2_with_one_line_naming_them(dp_bin, args, needle):
     res = subprocess.run([dp_bin, "-lport", "0", *args], capture_output=True, text=True,
@@ -458,3 +459,58 @@ def test_missing_auth_file_is_a_one_line_error(dp_bin, tmp_path):
                          capture_output=True, text=True, timeout=10)
     assert res.returncode != 0
     assert "cannot read" in res.stderr and len(res.stderr.strip().splitlines()) == 1
+
+
+# --- health, /via, IPv6 -------------------------------------------------------------------
+
+def raw_get(proxy_port):
+    """Through a tunnel straight to a far http server: the address it saw."""
+    with open_proxy(("127.0.0.1", proxy_port)) as sock:
+        sock.sendall(b"GET / HTTP/1.0\r\n\r\n")
+        return recv_all(sock).split(b"\r\n\r\n", 1)[1].decode()
+
+
+def wait_log(proxy, text, timeout=15):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if text in proxy.log():
+            return
+        time.sleep(0.05)
+    pytest.fail(f"no {text!r} in the log within {timeout}s:\n{proxy.log()}")
+
+
+@pytest.mark.parametrize("tunnel", [False, True])
+def test_probes_through_the_upstream_bring_its_link_back(start_proxy, procs, far, tunnel):
+    a, proc_a = microsocks(procs, "127.0.0.2")
+    b, _ = microsocks(procs, "127.0.0.3")
+    links = [f"127.0.0.1:{a}", f"127.0.0.1:{b}"] if tunnel else \
+        [f"socks5://127.0.0.1:{a}", f"socks5://127.0.0.1:{b}"]
+    proxy = start_proxy(*(["-tunnel"] if tunnel else []), "-fail-threshold", "1",
+                        "-probe", f"127.0.0.1:{far}", "-probe-interval", "0.2", *links)
+    procs.stop(proc_a)
+    assert [socks5_get(proxy.port, "127.0.0.1", far) for _ in range(2)] == ["127.0.0.3"] * 2
+    wait_log(proxy, f"link {links[0]} down: upstream proxy unreachable")
+    microsocks_again = procs.start([need("microsocks"), "-i", "127.0.0.1", "-p", str(a),
+                                    "-b", "127.0.0.2"])
+    wait_port(a, microsocks_again, "microsocks again")
+    wait_log(proxy, f"link {links[0]} up again")
+    seen = Counter(socks5_get(proxy.port, "127.0.0.1", far) for _ in range(4))
+    assert seen == {"127.0.0.2": 2, "127.0.0.3": 2}
+
+
+def test_via_makes_the_upstream_connection_leave_from_that_link(start_proxy, far):
+    proxy = start_proxy("-tunnel", f"127.0.0.1:{far}/via=127.0.0.7")
+    assert raw_get(proxy.port) == "127.0.0.7"
+    upstream = start_proxy("-v", "127.0.0.4")
+    linked = start_proxy(f"socks5://127.0.0.1:{upstream.port}/via=127.0.0.8")
+    assert socks5_get(linked.port, "127.0.0.1", far) == "127.0.0.4"
+    assert "client 127.0.0.8:" in upstream.log()
+
+
+def test_tunnel_to_an_ipv6_upstream_in_brackets(start_proxy):
+    server = FarServer(["http@::1:0"])
+    try:
+        proxy = start_proxy("-tunnel", f"[::1]:{server.ports[0]}")
+        assert raw_get(proxy.port) == "::1"
+    finally:
+        server.stop()
