@@ -509,6 +509,12 @@ connector_start(struct connector *c, const struct connector_env *env, const stru
             c->res = RES_DONE;
         if (client_fd != OS_SOCK_INVALID)
             dialer_set_affinity(&c->dialer, env->bal, client_fd, t);
+    } else if (client_fd != OS_SOCK_INVALID) {
+        /* -tunnel: no destination is known, so -policy sticky keeps a client on one
+         * upstream (the key is its address alone). */
+        static const struct target none = {.type = TARGET_DOMAIN};
+
+        dialer_set_affinity(&c->dialer, env->bal, client_fd, &none);
     }
     dialer_start(&c->dialer, env->loop, env->bal, env->timeout_ms);
 }

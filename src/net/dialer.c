@@ -149,7 +149,9 @@ bind_to_link(os_sock fd, int family, const struct link_src *src)
     return 0;
 }
 
-os_sock
+/* A non-blocking TCP socket of family that will leave by l (device and source bound).
+ * Returns it, or OS_SOCK_INVALID with *err set to an errno. */
+static os_sock
 dialer_socket(struct link *l, int family, int *err)
 {
     struct link_src src;

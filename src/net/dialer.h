@@ -121,10 +121,6 @@ struct link *dialer_link(const struct dialer *d);
  * loops start. */
 void dialer_set_race_delay(unsigned ms);
 
-/* A non-blocking TCP socket of family that will leave by l (interface and source bound).
- * Returns it, or OS_SOCK_INVALID with *err set to an errno. The prober uses it too. */
-os_sock dialer_socket(struct link *l, int family, int *err);
-
 /* Called once at start: whether sockets will be bound to interfaces (0 when this build
  * or platform cannot). */
 int dialer_binds_device(void);

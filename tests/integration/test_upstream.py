@@ -514,3 +514,11 @@ def test_tunnel_to_an_ipv6_upstream_in_brackets(start_proxy):
         assert raw_get(proxy.port) == "::1"
     finally:
         server.stop()
+
+
+def test_tunnel_sticky_keeps_a_client_on_one_upstream(start_proxy, procs, far):
+    a, _ = microsocks(procs, "127.0.0.2")
+    b, _ = microsocks(procs, "127.0.0.3")
+    proxy = start_proxy("-tunnel", "-policy", "sticky", f"127.0.0.1:{a}", f"127.0.0.1:{b}")
+    seen = {tunnel_get(proxy.port, far) for _ in range(6)}
+    assert len(seen) == 1 and seen <= {"127.0.0.2", "127.0.0.3"}
