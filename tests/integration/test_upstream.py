@@ -522,3 +522,20 @@ def test_tunnel_sticky_keeps_a_client_on_one_upstream(start_proxy, procs, far):
     proxy = start_proxy("-tunnel", "-policy", "sticky", f"127.0.0.1:{a}", f"127.0.0.1:{b}")
     seen = {tunnel_get(proxy.port, far) for _ in range(6)}
     assert len(seen) == 1 and seen <= {"127.0.0.2", "127.0.0.3"}
+
+
+def test_a_name_the_upstream_cannot_resolve_is_its_rep4_and_the_link_stays_up(
+        start_proxy, far, dns_isolated):
+    upstream = start_proxy("127.0.0.4", prefix=dns_isolated)
+    proxy = start_proxy("-fail-threshold", "1", f"socks5h://127.0.0.1:{upstream.port}",
+                        prefix=dns_isolated)
+    with open_proxy(proxy.addr) as sock:
+        sock.sendall(b"\x05\x01\x00")
+        assert recv_exact(sock, 2) == b"\x05\x00"
+        sock.sendall(request("nonexistent.invalid", 80))
+        assert read_reply(sock).rep == 4
+    rc, out, _ = curl("-s", "-o", "/dev/null", "-w", "%{http_code}", "-x",
+                      f"http://127.0.0.1:{proxy.port}", "http://nonexistent.invalid/")
+    assert out == "502"
+    assert socks5_get(proxy.port, "127.0.0.1", far) == "127.0.0.4"
+    assert " down" not in proxy.log()
