@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 
 from client import open_proxy, read_reply, recv_all, recv_exact, request
-from conftest import FarServer
+from conftest import FarServer, need_root
+from lab import FAR_V4, WAN, Lab
 
 HERE = Path(__file__).resolve().parent
 
@@ -539,3 +540,48 @@ def test_a_name_the_upstream_cannot_resolve_is_its_rep4_and_the_link_stays_up(
     assert out == "502"
     assert socks5_get(proxy.port, "127.0.0.1", far) == "127.0.0.4"
     assert " down" not in proxy.log()
+
+
+# --- /via in the namespace lab: the upstream is reached by the chosen uplink ---------------
+
+@pytest.fixture(scope="module")
+def lab():
+    need_root()
+    the_lab = Lab()
+    try:
+        the_lab.build()
+        yield the_lab
+    finally:
+        the_lab.destroy()
+
+
+def curl_in(prefix, *args, raw_tunnel=False):
+    """curl inside a namespace. raw_tunnel: the proxy is a -tunnel straight to an http
+    server, so send a plain GET to it instead of speaking a proxy protocol."""
+    if raw_tunnel:
+        port = args[1].rsplit(":", 1)[1]
+        args = (f"http://127.0.0.1:{port}/",)
+    res = subprocess.run([*prefix, "curl", "-sS", "--max-time", "10", *args],
+                         capture_output=True, text=True, timeout=20)
+    return res.returncode, res.stdout, res.stderr
+
+
+def test_lab_via_wan2_reaches_the_upstream_by_wan2(lab, start_proxy):
+    server = FarServer([f"http@{FAR_V4}:80"], prefix=lab.exec_prefix(lab.far))
+    try:
+        upstream = start_proxy("-v", "-lhost", FAR_V4, "-lport", "1080", "-open", FAR_V4,
+                               prefix=lab.exec_prefix(lab.far), listen=())
+        host = lab.exec_prefix(lab.host)
+        # Default route: wan1. /via=wan2 must take wan2, whose ISP drops anything else.
+        tunnel = start_proxy("-tunnel", f"{FAR_V4}:80/via=wan2", prefix=host)
+        plain = start_proxy("-tunnel", f"{FAR_V4}:80", prefix=host)
+        linked = start_proxy(f"socks5://{FAR_V4}:1080/via=wan2", prefix=host)
+        for proxy, want in ((tunnel, WAN[2]["v4"]), (plain, WAN[1]["v4"])):
+            rc, out, err = curl_in(host, "-x", f"http://127.0.0.1:{proxy.port}",
+                                   f"http://{FAR_V4}/", raw_tunnel=True)
+            assert out == want, err
+        rc, out, err = curl_in(host, "--socks5", f"127.0.0.1:{linked.port}", f"http://{FAR_V4}/")
+        assert (rc, out) == (0, FAR_V4), err
+        assert f"client {WAN[2]['v4']}:" in upstream.log()
+    finally:
+        server.stop()
