@@ -465,12 +465,21 @@ hook_connected(struct dialer_attempt *a, int *err)
 }
 
 /* A connect to an upstream proxy (or tunnel end) that fails says the upstream is down
- * or unreachable: the link's failure, whatever the errno. A timeout stays a timeout
- * (judged against the other links), and failures of the local link stay themselves. */
+ * or unreachable: the link's failure, whatever the errno. A timeout while the upstream
+ * works on the destination stays a timeout (judged against the other links: the
+ * destination may be the silent one), and failures of the local link stay themselves. */
 static int
 hook_connect_error(struct dialer_attempt *a, int err)
 {
-    if (!is_proxy(link_of(a)) || err == ETIMEDOUT || errmap_is_link_failure(err))
+    enum hs_step step = (enum hs_step)slot_of(a)->step;
+
+    if (!is_proxy(link_of(a)))
+        return err;
+    /* Silent in the SOCKS5 greeting or authentication: nothing about the destination
+     * has been asked yet, so it is the upstream's failure alone. */
+    if (err == DP_ERR_TIMEOUT && (step == HS_S5_METHOD || step == HS_S5_AUTH))
+        return DP_ERR_UPSTREAM;
+    if (err == ETIMEDOUT || err == DP_ERR_TIMEOUT || errmap_is_link_failure(err))
         return err;
     return DP_ERR_UPSTREAM_DOWN;
 }

@@ -533,9 +533,12 @@ static void
 attempt_timer_cb(struct loop_timer *t)
 {
     struct dialer_attempt *a = container_of(t, struct dialer_attempt, timer);
+    int err = DP_ERR_TIMEOUT;
 
+    if (a->d->hooks != NULL && a->d->hooks->connect_error != NULL)
+        err = a->d->hooks->connect_error(a, err); /* before slot_close: it reads the step */
     slot_close(a);
-    if (!attempt_failed(a, DP_ERR_TIMEOUT))
+    if (!attempt_failed(a, err))
         slot_advance(a);
 }
 

@@ -40,8 +40,9 @@ struct dialer_hooks {
     /* The socket connected: READY wins now; PENDING: a handshake runs on a->io and ends
      * with dialer_handshake_done(); FAILED: *err says why (as a failed connect). */
     enum dialer_step (*connected)(struct dialer_attempt *a, int *err);
-    /* What a connect error means on this attempt's link (a refused connect to an
-     * upstream proxy is the link's failure, not the destination's answer). */
+    /* What a connect error (or the attempt's timeout, DP_ERR_TIMEOUT) means on this
+     * attempt's link: a refused connect to an upstream proxy, or one silent before the
+     * destination is even named, is the link's failure, not the destination's answer. */
     int (*connect_error)(struct dialer_attempt *a, int err);
     /* The attempt leaves its link (failed, lost, cancelled): drop its step state. */
     void (*release)(struct dialer_attempt *a);

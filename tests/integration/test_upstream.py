@@ -401,15 +401,19 @@ def test_bnd_is_what_the_upstream_reported(start_proxy, far):
 # --- broken upstreams ---------------------------------------------------------------------
 
 class BadUpstream:
-    """Accepts connections and answers each with garbage, or closes at once."""
+    """Accepts connections and answers each with garbage, closes at once, or (silent)
+    holds it open without a byte."""
 
     def __init__(self, procs, mode):
         self.port = free_port()
         code = ("import socket,sys\n"
                 "s=socket.socket(); s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\n"
                 f"s.bind(('127.0.0.1',{self.port})); s.listen(64)\n"
+                "held=[]\n"
                 "while True:\n"
                 "    c,_=s.accept()\n"
+                f"    if {mode!r}=='silent':\n"
+                "        held.append(c); continue\n"
                 f"    if {mode!r}=='garbage':\n"
                 "        c.recv(100); c.sendall(b'\\x00garbage\\xff' * 3)\n"
                 "    c.close()\n")
@@ -585,3 +589,13 @@ def test_lab_via_wan2_reaches_the_upstream_by_wan2(lab, start_proxy):
         assert f"client {WAN[2]['v4']}:" in upstream.log()
     finally:
         server.stop()
+
+
+def test_an_upstream_silent_in_its_greeting_is_a_link_failure(start_proxy, procs, far):
+    silent = BadUpstream(procs, "silent")
+    good, _ = microsocks(procs, "127.0.0.3")
+    proxy = start_proxy("-fail-threshold", "1", "-connect-timeout", "1", "-race-delay", "0",
+                        f"socks5://127.0.0.1:{silent.port}", f"socks5://127.0.0.1:{good}")
+    assert socks5_get(proxy.port, "127.0.0.1", far) == "127.0.0.3"
+    wait_log(proxy, f"link socks5://127.0.0.1:{silent.port} down: upstream proxy failed the "
+             "handshake")
