@@ -10,6 +10,7 @@
 #include "cli.h"
 #include "common.h"
 #include "config.h"
+#include "options.h"
 #include "dialer.h"
 #include "health.h"
 #include "iface.h"
@@ -234,9 +235,16 @@ main(int argc, char **argv)
         return 0;
     case CLI_ERROR:
         fprintf(stderr, "dispatch-proxy: %s\n", err);
-        return 2;
+        options_free(cfg);
+        return cfg->check_config ? 1 : 2; /* -check-config: 1 like nginx -t */
     case CLI_RUN:
         break;
+    }
+    if (cfg->check_config) {
+        printf("dispatch-proxy: configuration %s is valid (%u links)\n",
+               cfg->config_file != NULL ? cfg->config_file : "(command line)", cfg->n_links);
+        options_free(cfg);
+        return 0;
     }
     if (cfg->list)
         return iface_list(stdout) == 0 ? 0 : 1;
@@ -348,6 +356,7 @@ main(int argc, char **argv)
 #endif
     free(app.servers);
     free(threads);
+    options_free(cfg);
     os_cleanup();
     return status;
 }

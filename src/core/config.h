@@ -9,6 +9,14 @@
 
 #define CFG_AUTH_MAX 64
 #define CFG_ALLOW_MAX 64
+#define CFG_FILE_MAX (1024 * 1024) /* -config: larger files are refused */
+
+/* A link as written (command line operand or "link" line), parsed once every option is
+ * known (-tunnel changes what a link is). line 0: the command line. */
+struct cfg_link_text {
+    const char *text;
+    unsigned line;
+};
 
 struct config {
     char listen_host[64];
@@ -40,6 +48,12 @@ struct config {
     int probe_up;           /* -probe-up: probe links that are up too */
     unsigned race_delay_ms; /* -race-delay: 0 no racing */
     unsigned sticky_ttl_ms; /* -sticky-ttl */
+    /* The config file (src/core/options.h). */
+    const char *config_file; /* -config FILE (NULL: none) */
+    int check_config;        /* -check-config: validate, print the verdict, exit 0/1 */
+    char *file_text;         /* owned: the file's text; its values point into it */
+    struct cfg_link_text pending[LINK_MAX + 1];
+    unsigned n_pending;
 };
 
 #endif
