@@ -34,26 +34,18 @@ struct app {
     unsigned n_servers;
     struct loop_io signal_io;
     struct access access; /* -allow, -auth, -auth-file */
+    unsigned n_links;     /* links set up in links[] (removed ones drain, never reused) */
+    int argc;             /* what a reload parses again */
+    char **argv;
+    /* Replaced snapshots: kept until exit, since a connection may still read one. */
+    struct retired {
+        struct config *cfg;
+        struct access *access;
+        struct retired *next;
+    } * retired;
 };
 
 static struct app app;
-
-/* SIGHUP: re-read -auth-file. A file that cannot be read leaves the old table in force. */
-static void
-reload_credentials(void)
-{
-    char err[300];
-    size_t n = 0;
-
-    if (app.cfg.auth_file == NULL) {
-        log_info("SIGHUP: no -auth-file to re-read");
-        return;
-    }
-    if (access_reload(&app.access, &n, err, sizeof(err)) == -1)
-        log_warn("SIGHUP: %s; the credentials in force stay", err);
-    else
-        log_info("Re-read %s: %zu credentials in force", app.cfg.auth_file, n);
-}
 
 static int
 access_guarded(const struct config *cfg)
@@ -92,6 +84,161 @@ setup_access(struct config *cfg)
     return 0;
 }
 
+/* SIGHUP: parse the command line and the -config file again into a new snapshot. Links
+ * added are set up and used at once, links removed drain (no new connection; established
+ * ones finish), ratios, policy, timeouts, -auth/-auth-file and -allow apply to new
+ * connections. Settings that shape the running process stay (see restart_only). Anything
+ * wrong leaves the configuration in force and says why. Runs on loop 0 (as health). */
+static int default_links(struct config *cfg);
+
+static const char *
+restart_only(const struct config *old, const struct config *nc)
+{
+    if (strcmp(old->listen_host, nc->listen_host) != 0 || old->listen_port != nc->listen_port)
+        return "-listen/-lhost/-lport";
+    if (old->tunnel != nc->tunnel)
+        return "-tunnel";
+    if (strcmp(old->user, nc->user) != 0)
+        return "-user";
+    return NULL;
+}
+
+static void
+reload(void)
+{
+    const struct config *old = atomic_load(&app.sh.cfg);
+    struct config *nc = malloc(sizeof(*nc));
+    struct access *acc = calloc(1, sizeof(*acc));
+    struct retired *r = calloc(1, sizeof(*r));
+    unsigned ratio[LINK_MAX] = {0}, n = app.n_links, added = 0, drained = 0;
+    char err[400];
+    const char *fixed;
+
+    if (nc == NULL || acc == NULL || r == NULL) {
+        log_warn("SIGHUP: out of memory; the configuration in force stays");
+        goto fail;
+    }
+    cli_defaults(nc);
+    if (cli_parse(app.argc, app.argv, nc, err, sizeof(err)) != CLI_RUN) {
+        log_warn("SIGHUP: %s; the configuration in force stays", err);
+        goto fail;
+    }
+    if (nc->n_links == 0 && default_links(nc) == -1) {
+        log_warn("SIGHUP: no link given and no interface has a default route; the "
+                 "configuration in force stays");
+        goto fail;
+    }
+    if ((fixed = restart_only(old, nc)) != NULL)
+        log_warn("SIGHUP: %s changed: that takes a restart (kept as it was)", fixed);
+    /* What the running process was built with, whatever the file says now. */
+    snprintf(nc->listen_host, sizeof(nc->listen_host), "%s", old->listen_host);
+    snprintf(nc->user, sizeof(nc->user), "%s", old->user);
+    nc->listen_port = old->listen_port;
+    nc->tunnel = old->tunnel;
+    nc->threads = old->threads;
+    nc->no_splice = old->no_splice;
+    if (nc->max_clients == 0)
+        nc->max_clients = old->max_clients;
+
+    /* Links: the same label is the same link (it keeps its counters and connections). */
+    for (unsigned i = 0; i < nc->n_links; i++) {
+        unsigned k;
+
+        if (n >= LINK_MAX) {
+            log_warn("SIGHUP: more than %d links over the process's life; the configuration "
+                     "in force stays (restart)",
+                     LINK_MAX);
+            goto fail_links;
+        }
+        if (link_init(&app.links[n], &nc->links[i], err, sizeof(err)) == -1) {
+            log_warn("SIGHUP: bad link \"%s\": %s; the configuration in force stays",
+                     app.links[n].label[0] ? app.links[n].label : "?", err);
+            goto fail_links;
+        }
+        for (k = 0; k < n; k++)
+            if (strcmp(app.links[k].label, app.links[n].label) == 0)
+                break;
+        if (k < n) {
+            link_destroy(&app.links[n]);
+            ratio[k] = nc->links[i].ratio;
+            continue;
+        }
+        app.links[n].index = n;
+        app.links[n].fail_threshold = old->fail_threshold;
+        app.links[n].trials = !app.health.probing;
+        ratio[n++] = nc->links[i].ratio;
+    }
+    if (access_init(acc, nc->allow, nc->n_allow, nc->auth, nc->n_auth, nc->auth_file, err,
+                    sizeof(err)) == -1) {
+        log_warn("SIGHUP: %s; the configuration in force stays", err);
+        goto fail_links;
+    }
+    if (balancer_reconfigure(&app.bal, n, ratio) == -1) {
+        log_warn("SIGHUP: the ratios add up to more than %d; the configuration in force stays",
+                 BALANCER_MAX_SLOTS);
+        access_free(acc);
+        goto fail_links;
+    }
+    /* Committed from here on. */
+    for (unsigned i = 0; i < n; i++) {
+        if (i >= app.n_links)
+            added++;
+        else if (ratio[i] == 0)
+            drained++;
+        if (ratio[i] > 0)
+            app.links[i].spec.ratio = ratio[i]; /* read on this loop only (adaptive prior) */
+    }
+    app.n_links = n;
+    app.health.n_links = n;
+    app.health.ad.n = n;
+    if (balancer_set_policy(&app.bal, (enum balancer_policy)nc->policy, old->sticky_ttl_ms,
+                            BALANCER_STICKY_ENTRIES) == -1)
+        log_warn("SIGHUP: out of memory for -policy sticky; the policy in force stays");
+    app.health.adaptive = nc->policy == POLICY_ADAPTIVE;
+    dialer_set_race_delay(nc->race_delay_ms);
+    r->cfg = (struct config *)old;
+    r->access = atomic_exchange(&app.sh.access, acc);
+    r->next = app.retired;
+    app.retired = r;
+    atomic_store(&app.sh.cfg, nc);
+    log_info("Reloaded%s%s: %u links (%u new, %u draining), policy %s", old->config_file ? " " : "",
+             old->config_file ? old->config_file : "", nc->n_links, added, drained,
+             balancer_policy_name((enum balancer_policy)nc->policy));
+    for (unsigned i = 0; i < n; i++)
+        log_info("Load balancer %u: %s, contention ratio: %u%s", i + 1, app.links[i].label,
+                 ratio[i], ratio[i] == 0 ? " (draining)" : "");
+    return;
+
+fail_links:
+    for (unsigned i = app.n_links; i < n; i++)
+        link_destroy(&app.links[i]);
+fail:
+    if (nc != NULL)
+        options_free(nc);
+    free(nc);
+    free(acc);
+    free(r);
+}
+
+static void
+free_retired(void)
+{
+    while (app.retired != NULL) {
+        struct retired *r = app.retired;
+
+        app.retired = r->next;
+        if (r->access != &app.access) {
+            access_free(r->access);
+            free(r->access);
+        }
+        if (r->cfg != &app.cfg) {
+            options_free(r->cfg);
+            free(r->cfg);
+        }
+        free(r);
+    }
+}
+
 static void
 signal_cb(struct loop_io *io, unsigned events)
 {
@@ -100,7 +247,7 @@ signal_cb(struct loop_io *io, unsigned events)
     DP_UNUSED(events);
     while ((sig = os_signals_read(io->fd)) != OS_SIGNAL_NONE) {
         if (sig == OS_SIGNAL_RELOAD) {
-            reload_credentials();
+            reload();
             continue;
         }
         log_info("Signal %s received, shutting down", os_signals_last_name());
@@ -143,6 +290,23 @@ server_thread(void *arg)
     return NULL;
 }
 
+/* No link named: every interface with a default route. Returns 0 or -1. */
+static int
+default_links(struct config *cfg)
+{
+    char names[LINK_MAX][OS_IFNAME_MAX], err[200];
+    int n = iface_default_route_ifaces(names, LINK_MAX);
+
+    if (n <= 0)
+        return -1;
+    for (int i = 0; i < n; i++) {
+        if (link_parse_spec(names[i], &cfg->links[cfg->n_links], err, sizeof(err)) == -1)
+            continue;
+        cfg->n_links++;
+    }
+    return 0;
+}
+
 /* Chooses the links: the ones named, or every interface with a default route. */
 static int
 setup_links(struct config *cfg)
@@ -150,17 +314,10 @@ setup_links(struct config *cfg)
     char err[200];
 
     if (cfg->n_links == 0) {
-        char names[LINK_MAX][OS_IFNAME_MAX];
-        int n = iface_default_route_ifaces(names, LINK_MAX);
-        if (n <= 0) {
+        if (default_links(cfg) == -1) {
             fprintf(stderr, "dispatch-proxy: no interface is up with a default route; name "
                             "the links on the command line (see dispatch-proxy -list)\n");
             return -1;
-        }
-        for (int i = 0; i < n; i++) {
-            if (link_parse_spec(names[i], &cfg->links[i], err, sizeof(err)) == -1)
-                continue;
-            cfg->n_links++;
         }
         log_info("No links given: using every interface with a default route");
     }
@@ -171,6 +328,7 @@ setup_links(struct config *cfg)
             return -1;
         }
     }
+    app.n_links = cfg->n_links;
     if (balancer_init(&app.bal, app.links, cfg->n_links) == -1) {
         fprintf(stderr, "dispatch-proxy: the ratios add up to more than %d\n", BALANCER_MAX_SLOTS);
         return -1;
@@ -229,6 +387,8 @@ main(int argc, char **argv)
         fprintf(stderr, "dispatch-proxy: cannot initialise the network stack\n");
         return 1;
     }
+    app.argc = argc;
+    app.argv = argv;
     cli_defaults(cfg);
     switch (cli_parse(argc, argv, cfg, err, sizeof(err))) {
     case CLI_EXIT:
@@ -345,10 +505,24 @@ main(int argc, char **argv)
     health_stop(&app.health);
     balancer_destroy(&app.bal);
     resolver_free(app.sh.resolver);
-    access_free(&app.access);
+    {
+        struct access *acc = atomic_load(&app.sh.access);
+        const struct config *now = atomic_load(&app.sh.cfg);
+
+        if (acc != &app.access) {
+            access_free(acc);
+            free(acc);
+        }
+        access_free(&app.access);
+        if (now != cfg) {
+            options_free((struct config *)now);
+            free((struct config *)now);
+        }
+        free_retired();
+    }
     for (unsigned i = 0; i < app.n_servers; i++)
         server_destroy(&app.servers[i]);
-    for (unsigned i = 0; i < cfg->n_links; i++)
+    for (unsigned i = 0; i < app.n_links; i++)
         link_destroy(&app.links[i]);
     bufpool_trim();
 #if OS_HAVE_SPLICE

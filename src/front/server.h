@@ -17,11 +17,13 @@ struct resolver;
 
 /* What every server thread shares. */
 struct shared {
-    const struct config *cfg;
+    /* The configuration and the access rules in force: immutable snapshots that a reload
+     * (SIGHUP) replaces whole; read them at connection start. Old ones stay until exit. */
+    const struct config *_Atomic cfg;
     struct balancer *bal;
     struct resolver *resolver;
-    struct access *access;      /* -allow, -auth: who may use the proxy */
-    _Atomic unsigned n_clients; /* live sessions, all threads */
+    struct access *_Atomic access; /* -allow, -auth: who may use the proxy */
+    _Atomic unsigned n_clients;    /* live sessions, all threads */
     _Atomic uint64_t next_id;
     _Atomic uint64_t n_accepted, n_refused_full;
 };

@@ -32,14 +32,26 @@ enum balancer_policy { POLICY_WRR = 0, POLICY_LC, POLICY_STICKY, POLICY_ADAPTIVE
 
 struct sticky;
 
+/* What the picks follow: which links take new connections and the wrr schedule over them.
+ * Immutable once published; a reload (balancer_reconfigure) publishes a new one and keeps
+ * the old one until balancer_destroy, so a pick that loaded it can finish with it. */
+struct bal_sched {
+    unsigned n_links;                     /* links [0, n_links) exist */
+    uint32_t active;                      /* those that take new connections (others drain) */
+    unsigned ratio[LINK_MAX];             /* 0: draining */
+    unsigned n_slots;                     /* sum of the active ratios */
+    uint8_t schedule[BALANCER_MAX_SLOTS]; /* link indices */
+    struct bal_sched *retired;            /* the one this replaced (freed at destroy) */
+};
+
 struct balancer {
     struct link *links;
-    unsigned n_links;
-    enum balancer_policy policy;
-    uint8_t schedule[BALANCER_MAX_SLOTS]; /* link indices */
-    unsigned n_slots;
+    _Atomic unsigned n_links; /* links that exist (only grows: removed links drain) */
+    _Atomic int policy;       /* enum balancer_policy */
+    _Atomic(struct bal_sched *) sched;
+    struct bal_sched first; /* the one balancer_init builds (no allocation) */
     _Atomic uint64_t seq;
-    struct sticky *sticky; /* POLICY_STICKY */
+    _Atomic(struct sticky *) sticky; /* POLICY_STICKY (kept once made) */
     /* POLICY_ADAPTIVE: current weights (0: none yet, use the ratio), and the smooth-wrr
      * credits that break ties between equally loaded links (under mu). */
     _Atomic uint32_t weight[LINK_MAX];
@@ -51,8 +63,19 @@ struct balancer {
  * BALANCER_MAX_SLOTS (or there are no links). */
 int balancer_init(struct balancer *b, struct link *links, unsigned n_links);
 
-/* Switches the policy (before the loops start). sticky_ttl_ms and sticky_entries matter for
- * POLICY_STICKY only. Returns 0, or -1 (out of memory). */
+/* A reload: links [0, n_links) exist (links the caller set up past the old count are
+ * new); ratio[i] is link i's new ratio, 0 to drain it (no new connections; established
+ * ones are the caller's to leave alone). Builds and publishes a new schedule; picks
+ * already under way finish on the old one. Call from one thread at a time. Returns 0, or
+ * -1 (nothing changed) when no link is active, the ratios add up to more than
+ * BALANCER_MAX_SLOTS, or out of memory. */
+int balancer_reconfigure(struct balancer *b, unsigned n_links, const unsigned *ratio);
+
+/* The schedule in force (for tests and status). */
+const struct bal_sched *balancer_sched(struct balancer *b);
+
+/* Switches the policy (at start, or on reload: safe while picks run). sticky_ttl_ms and
+ * sticky_entries matter for POLICY_STICKY only. Returns 0, or -1 (out of memory). */
 int balancer_set_policy(struct balancer *b, enum balancer_policy policy, uint64_t sticky_ttl_ms,
                         unsigned sticky_entries);
 void balancer_destroy(struct balancer *b);
@@ -84,7 +107,7 @@ int balancer_pick(struct balancer *b, unsigned family_mask, uint32_t exclude, ui
 void balancer_connected(struct balancer *b, uint64_t affinity, int link, uint64_t now_ms);
 
 /* 1 when picks use an affinity (the caller then computes sticky_key per connection). */
-int balancer_wants_affinity(const struct balancer *b);
+int balancer_wants_affinity(struct balancer *b);
 
 /* POLICY_ADAPTIVE: new weights, one per link (any scale; 0 = use the ratio). */
 void balancer_set_weights(struct balancer *b, const uint32_t *weights);

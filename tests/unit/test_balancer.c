@@ -49,7 +49,7 @@ TEST(one_to_one_alternates)
     char got[16];
 
     ASSERT_EQ(setup(2, (unsigned[]){1, 1}), 0);
-    ASSERT_EQ(bal.n_slots, 2);
+    ASSERT_EQ(balancer_sched(&bal)->n_slots, 2);
     pick_string(got, 6, V4, 0, NOW);
     ASSERT_STR_EQ(got, "ababab");
 }
@@ -59,7 +59,7 @@ TEST(three_to_two_is_a_b_a_b_a)
     char got[16];
 
     ASSERT_EQ(setup(2, (unsigned[]){3, 2}), 0);
-    ASSERT_EQ(bal.n_slots, 5);
+    ASSERT_EQ(balancer_sched(&bal)->n_slots, 5);
     pick_string(got, 10, V4, 0, NOW);
     ASSERT_STR_EQ(got, "ababaababa");
 }
@@ -100,7 +100,7 @@ check_cycles(unsigned n, const unsigned *ratios, unsigned cycles)
     ASSERT_EQ(setup(n, ratios), 0);
     for (unsigned i = 0; i < n; i++)
         total += ratios[i];
-    ASSERT_EQ(bal.n_slots, total);
+    ASSERT_EQ(balancer_sched(&bal)->n_slots, total);
     for (unsigned c = 0; c < cycles; c++) {
         unsigned count[LINK_MAX] = {0};
 
@@ -163,7 +163,7 @@ TEST(exact_counts_per_cycle_32_links)
 TEST(schedule_up_to_max_slots_is_accepted)
 {
     ASSERT_EQ(setup(5, (unsigned[]){1000, 1000, 1000, 1000, 96}), 0);
-    ASSERT_EQ(bal.n_slots, BALANCER_MAX_SLOTS);
+    ASSERT_EQ(balancer_sched(&bal)->n_slots, BALANCER_MAX_SLOTS);
 }
 
 TEST(schedule_over_max_slots_is_refused)
@@ -651,10 +651,41 @@ TEST(ratio_is_exact_across_threads)
     ASSERT_EQ(atomic_load(&thread_count[2]), 35000);
 }
 
+/* A reload: a new ratio applies to the next picks, a link set to 0 drains (never picked
+ * again, even when asked by policy lc), a link past the old count joins; a schedule with
+ * nothing active or too many slots is refused and the old one stays. */
+TEST(reconfigure_changes_ratios_drains_and_adds)
+{
+    char got[16];
+
+    ASSERT_EQ(setup(2, (unsigned[]){1, 1}), 0);
+    pick_string(got, 4, V4, 0, NOW);
+    ASSERT_STR_EQ(got, "abab");
+    ASSERT_EQ(balancer_reconfigure(&bal, 2, (unsigned[]){3, 2}), 0);
+    ASSERT_EQ(balancer_sched(&bal)->n_slots, 5);
+    atomic_store(&bal.seq, 0);
+    pick_string(got, 10, V4, 0, NOW);
+    ASSERT_STR_EQ(got, "ababaababa");
+    ASSERT_EQ(balancer_reconfigure(&bal, 3, (unsigned[]){0, 1, 1}), 0); /* a drains, c joins */
+    ASSERT_EQ(atomic_load(&bal.n_links), 3);
+    pick_string(got, 6, V4, 0, NOW);
+    ASSERT(strchr(got, 'a') == NULL);
+    ASSERT(strchr(got, 'b') != NULL && strchr(got, 'c') != NULL);
+    ASSERT_EQ(balancer_set_policy(&bal, POLICY_LC, 1000, 16), 0);
+    pick_string(got, 6, V4, 0, NOW);
+    ASSERT(strchr(got, 'a') == NULL);
+    ASSERT_EQ(balancer_reconfigure(&bal, 3, (unsigned[]){0, 0, 0}), -1);
+    ASSERT_EQ(balancer_reconfigure(&bal, 2, (unsigned[]){BALANCER_MAX_SLOTS, 1}), -1);
+    ASSERT_EQ(balancer_sched(&bal)->n_slots, 2);
+    ASSERT_EQ(balancer_pick(&bal, V4, UINT32_C(1) << 1 | UINT32_C(1) << 2, NOW), -1);
+    balancer_destroy(&bal);
+}
+
 int
 main(void)
 {
     log_threshold = LOG_ERROR; /* link transitions log */
+    RUN(reconfigure_changes_ratios_drains_and_adds);
     RUN(one_to_one_alternates);
     RUN(three_to_two_is_a_b_a_b_a);
     RUN(five_one_one_is_nginx_sequence);
