@@ -28,6 +28,19 @@ BUILD   := build-nobind
 CFLAGS  += -DDP_DISABLE_BINDTODEVICE
 endif
 
+# STATIC=1 (make static): a fully static Linux binary linked against musl (musl-gcc from
+# musl-tools) that runs on any distribution. musl-gcc sees only musl's headers, so the
+# kernel's (linux/, asm/, asm-generic/: netlink) and the BSD list macros (sys/queue.h,
+# macros only, from libc6-dev) are linked into the build tree.
+ifeq ($(STATIC),1)
+BUILD    := build-static
+CC       := musl-gcc
+LDFLAGS  += -static
+KINC     := $(BUILD)/kernel-include
+CFLAGS   += -isystem $(KINC)
+MULTIARCH := $(shell gcc -print-multiarch 2>/dev/null)
+endif
+
 # The layers (see README "Source layout"): portable code in src/{core,proto,net,front,admin},
 # the platform seam in src/os/ with one folder per platform family. The build picks the
 # platform folders; core code never names an OS.
@@ -54,7 +67,8 @@ UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
 BIN := dispatch-proxy
 
-.PHONY: all run test unit integration deps clean format check-format fuzz bench valgrind lint
+.PHONY: all run test unit integration deps clean format check-format fuzz bench valgrind lint \
+        static static-test install uninstall
 
 all: $(BIN)
 
@@ -64,7 +78,7 @@ $(BUILD)/dispatch-proxy: $(BUILD)/main.o $(LIB_OBJS)
 $(BIN): $(BUILD)/dispatch-proxy
 	cp $< $@.tmp && mv -f $@.tmp $@
 
-$(BUILD)/%.o: src/%.c | $(BUILD)
+$(BUILD)/%.o: src/%.c | $(BUILD) $(KINC)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
@@ -74,6 +88,52 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS) | $(BUILD)
 
 $(BUILD):
 	@mkdir -p $(BUILD)
+
+ifeq ($(STATIC),1)
+$(KINC):
+	@mkdir -p $@
+	ln -sfn /usr/include/linux $@/linux
+	ln -sfn /usr/include/asm-generic $@/asm-generic
+	ln -sfn /usr/include/$(MULTIARCH)/asm $@/asm
+	mkdir -p $@/sys && ln -sfn /usr/include/$(MULTIARCH)/sys/queue.h $@/sys/queue.h
+endif
+
+# make static: build-static/dispatch-proxy (see STATIC above); make static-test runs the
+# loopback and reload suites against it.
+static:
+	@command -v musl-gcc >/dev/null || { echo "make static: musl-gcc missing (apt-get install musl-tools)"; exit 1; }
+	@$(MAKE) --no-print-directory STATIC=1 build-static/dispatch-proxy
+	@file build-static/dispatch-proxy 2>/dev/null || true
+
+static-test: static
+	@MAKEFLAGS= DP_BIN=$(abspath build-static/dispatch-proxy) $(PYTHON) -m pytest -q \
+		tests/integration/test_loopback.py tests/integration/test_reload.py
+
+# make install: the binary, the man page, the example config and the systemd unit under
+# DESTDIR/PREFIX (PREFIX=/usr/local; the unit goes to $(UNITDIR), the example config to
+# $(SYSCONFDIR)/dispatch-proxy/dispatch-proxy.conf, never over an existing one).
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+MANDIR     ?= $(PREFIX)/share/man
+DOCDIR     ?= $(PREFIX)/share/doc/dispatch-proxy
+SYSCONFDIR ?= /etc
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+
+install: $(BUILD)/dispatch-proxy
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(DOCDIR) \
+		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/dispatch-proxy
+	install -m 755 $(BUILD)/dispatch-proxy $(DESTDIR)$(BINDIR)/dispatch-proxy
+	install -m 644 docs/dispatch-proxy.1 $(DESTDIR)$(MANDIR)/man1/dispatch-proxy.1
+	install -m 644 docs/dispatch-proxy.conf $(DESTDIR)$(DOCDIR)/dispatch-proxy.conf.example
+	[ -e $(DESTDIR)$(SYSCONFDIR)/dispatch-proxy/dispatch-proxy.conf ] || \
+		install -m 644 docs/dispatch-proxy.conf $(DESTDIR)$(SYSCONFDIR)/dispatch-proxy/dispatch-proxy.conf
+	sed 's|@BINDIR@|$(BINDIR)|g; s|@SYSCONFDIR@|$(SYSCONFDIR)|g' dist/dispatch-proxy.service.in \
+		> $(DESTDIR)$(UNITDIR)/dispatch-proxy.service
+	chmod 644 $(DESTDIR)$(UNITDIR)/dispatch-proxy.service
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/dispatch-proxy $(DESTDIR)$(MANDIR)/man1/dispatch-proxy.1 \
+		$(DESTDIR)$(DOCDIR)/dispatch-proxy.conf.example $(DESTDIR)$(UNITDIR)/dispatch-proxy.service
 
 # Builds and runs the proxy on the default: every interface with a default route.
 run:
@@ -100,7 +160,8 @@ endif
 
 # make test: every check CI runs, in this order: banned calls and formatting, unit tests,
 # short fuzzing of every parser (TEST_FUZZ_SECONDS each), the valgrind run, the
-# integration suite, then unit and integration again under ASan+UBSan.
+# integration suite, the loopback and reload suites against the static musl binary, then
+# unit and integration again under ASan+UBSan.
 # Quicker loops while working: make unit, make integration.
 TEST_FUZZ_SECONDS ?= 30
 
@@ -110,6 +171,7 @@ test: deps
 	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(TEST_FUZZ_SECONDS)
 	@$(MAKE) --no-print-directory valgrind
 	@$(MAKE) --no-print-directory integration
+	@$(MAKE) --no-print-directory static-test
 	@$(MAKE) --no-print-directory SAN=1 unit integration
 
 # Unsafe libc calls have no place here (curl's rule): bounded or reentrant versions only.
@@ -178,6 +240,6 @@ bench: all $(BUILD)/loadgen
 		$(if $(RESULTS),--results bench/RESULTS.md) $(BENCH_ARGS)
 
 clean:
-	rm -rf build build-san build-nobind build-fuzz $(BIN)
+	rm -rf build build-san build-nobind build-fuzz build-static $(BIN)
 
 -include $(shell find $(BUILD) build-fuzz -name '*.d' 2>/dev/null)

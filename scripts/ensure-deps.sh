@@ -8,7 +8,8 @@ set -eu
 BUILD_PACKAGES="gcc make libc6-dev"
 TEST_PACKAGES="clang libclang-rt-14-dev clang-format valgrind curl python3 python3-pytest \
 python3-socks iproute2 procps util-linux \
-microsocks tinyproxy openssh-server openssh-client"
+microsocks tinyproxy openssh-server openssh-client \
+musl-tools systemd"
 PACKAGES="$BUILD_PACKAGES"
 [ "${1:-}" = "build" ] || PACKAGES="$PACKAGES $TEST_PACKAGES"
 

@@ -27,7 +27,7 @@ dialer_binds_device(void)
     return os_can_bind_to_interface() && !atomic_load(&bind_device_refused);
 }
 
-static unsigned race_delay_ms = DIALER_RACE_DELAY_MS;
+static _Atomic unsigned race_delay_ms = DIALER_RACE_DELAY_MS; /* reload writes it */
 
 void
 dialer_set_race_delay(unsigned ms)
