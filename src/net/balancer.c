@@ -97,6 +97,7 @@ balancer_init(struct balancer *b, struct link *links, unsigned n_links)
         b->credit[i] = 0;
     }
     pthread_mutex_init(&b->mu, NULL);
+    pthread_mutex_init(&b->reconf_mu, NULL);
     if (n_links == 0 || n_links > LINK_MAX)
         return -1;
     for (unsigned i = 0; i < n_links; i++) {
@@ -112,8 +113,8 @@ balancer_init(struct balancer *b, struct link *links, unsigned n_links)
     return 0;
 }
 
-int
-balancer_reconfigure(struct balancer *b, unsigned n_links, const unsigned *ratio)
+static int
+reconfigure_locked(struct balancer *b, unsigned n_links, const unsigned *ratio)
 {
     struct bal_sched *s = malloc(sizeof(*s));
 
@@ -127,6 +128,35 @@ balancer_reconfigure(struct balancer *b, unsigned n_links, const unsigned *ratio
         atomic_store(&b->n_links, n_links);
     s->retired = atomic_exchange(&b->sched, s);
     return 0;
+}
+
+int
+balancer_reconfigure(struct balancer *b, unsigned n_links, const unsigned *ratio)
+{
+    int rc;
+
+    pthread_mutex_lock(&b->reconf_mu);
+    rc = reconfigure_locked(b, n_links, ratio);
+    pthread_mutex_unlock(&b->reconf_mu);
+    return rc;
+}
+
+int
+balancer_set_ratio(struct balancer *b, unsigned link, unsigned ratio)
+{
+    unsigned r[LINK_MAX];
+    const struct bal_sched *cur;
+    int rc = -1;
+
+    pthread_mutex_lock(&b->reconf_mu);
+    cur = balancer_sched(b);
+    if (link < cur->n_links) {
+        memcpy(r, cur->ratio, sizeof(r));
+        r[link] = ratio;
+        rc = reconfigure_locked(b, cur->n_links, r);
+    }
+    pthread_mutex_unlock(&b->reconf_mu);
+    return rc;
 }
 
 const struct bal_sched *
@@ -163,6 +193,7 @@ balancer_destroy(struct balancer *b)
     }
     atomic_store(&b->sched, &b->first);
     pthread_mutex_destroy(&b->mu);
+    pthread_mutex_destroy(&b->reconf_mu);
 }
 
 static int

@@ -49,7 +49,8 @@ struct balancer {
     _Atomic unsigned n_links; /* links that exist (only grows: removed links drain) */
     _Atomic int policy;       /* enum balancer_policy */
     _Atomic(struct bal_sched *) sched;
-    struct bal_sched first; /* the one balancer_init builds (no allocation) */
+    struct bal_sched first;    /* the one balancer_init builds (no allocation) */
+    pthread_mutex_t reconf_mu; /* one reconfiguration at a time (reload, API) */
     _Atomic uint64_t seq;
     _Atomic(struct sticky *) sticky; /* POLICY_STICKY (kept once made) */
     /* POLICY_ADAPTIVE: current weights (0: none yet, use the ratio), and the smooth-wrr
@@ -66,10 +67,15 @@ int balancer_init(struct balancer *b, struct link *links, unsigned n_links);
 /* A reload: links [0, n_links) exist (links the caller set up past the old count are
  * new); ratio[i] is link i's new ratio, 0 to drain it (no new connections; established
  * ones are the caller's to leave alone). Builds and publishes a new schedule; picks
- * already under way finish on the old one. Call from one thread at a time. Returns 0, or
+ * already under way finish on the old one. Thread-safe. Returns 0, or
  * -1 (nothing changed) when no link is active, the ratios add up to more than
  * BALANCER_MAX_SLOTS, or out of memory. */
 int balancer_reconfigure(struct balancer *b, unsigned n_links, const unsigned *ratio);
+
+/* One link's ratio changed (0: drain it; >0: use it again), the others kept as they are
+ * in force: for a runtime control such as the status API. Thread-safe. Returns 0, or -1
+ * (nothing changed) as balancer_reconfigure, or for an index out of range. */
+int balancer_set_ratio(struct balancer *b, unsigned link, unsigned ratio);
 
 /* The schedule in force (for tests and status). */
 const struct bal_sched *balancer_sched(struct balancer *b);

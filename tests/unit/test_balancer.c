@@ -678,6 +678,17 @@ TEST(reconfigure_changes_ratios_drains_and_adds)
     ASSERT_EQ(balancer_reconfigure(&bal, 2, (unsigned[]){BALANCER_MAX_SLOTS, 1}), -1);
     ASSERT_EQ(balancer_sched(&bal)->n_slots, 2);
     ASSERT_EQ(balancer_pick(&bal, V4, UINT32_C(1) << 1 | UINT32_C(1) << 2, NOW), -1);
+    /* One link at a time (the status API's drain / ratio): the others keep theirs. */
+    ASSERT_EQ(balancer_set_ratio(&bal, 0, 2), 0); /* a comes back, ratio 2 */
+    ASSERT_EQ(balancer_sched(&bal)->n_slots, 4);
+    ASSERT_EQ(balancer_sched(&bal)->ratio[1], 1);
+    ASSERT_EQ(balancer_set_ratio(&bal, 1, 0), 0); /* b drains */
+    pick_string(got, 6, V4, 0, NOW);
+    ASSERT(strchr(got, 'b') == NULL);
+    ASSERT_EQ(balancer_set_ratio(&bal, 3, 1), -1); /* no such link */
+    ASSERT_EQ(balancer_set_ratio(&bal, 0, 0), 0);
+    ASSERT_EQ(balancer_set_ratio(&bal, 2, 0), -1); /* would leave nothing active */
+    ASSERT_EQ(balancer_sched(&bal)->active, UINT32_C(1) << 2);
     balancer_destroy(&bal);
 }
 
