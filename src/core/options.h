@@ -1,6 +1,10 @@
 /* The option table: one row per option (name, type, where it is stored in struct config,
  * limits, default, help). The command line (cli.c), the -config file and the usage text
- * all read it, so nothing about an option is written twice. */
+ * all read it, so nothing about an option is written twice.
+ *
+ * Adding an option: a field in struct config (config.h) and one row in options_table
+ * (options.c); a type from enum opt_type, or OPT_T_CUSTOM with a set() for anything else.
+ * The usage text, the -config key and test_options' checks of the row come with it. */
 #ifndef DP_OPTIONS_H
 #define DP_OPTIONS_H
 
