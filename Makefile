@@ -68,7 +68,7 @@ UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 BIN := dispatch-proxy
 
 .PHONY: all run test unit integration deps clean format check-format fuzz bench valgrind lint \
-        static static-test install uninstall
+        static static-test install uninstall portable portable-test
 
 all: $(BIN)
 
@@ -108,6 +108,17 @@ static:
 static-test: static
 	@MAKEFLAGS= DP_BIN=$(abspath build-static/dispatch-proxy) $(PYTHON) -m pytest -q \
 		tests/integration/test_loopback.py tests/integration/test_reload.py
+
+# make portable: build-portable/dispatch-proxy, the POSIX build a system without Linux's
+# extras gets (see PORTABLE above); make portable-test runs its unit tests and the
+# loopback and protocol suites against it.
+portable:
+	@$(MAKE) --no-print-directory PORTABLE=1 build-portable/dispatch-proxy
+
+portable-test: portable
+	@$(MAKE) --no-print-directory PORTABLE=1 unit
+	@MAKEFLAGS= DP_BIN=$(abspath build-portable/dispatch-proxy) $(PYTHON) -m pytest -q \
+		tests/integration/test_loopback.py tests/integration/test_protocols.py
 
 # make install: the binary, the man page, the example config and the systemd unit under
 # DESTDIR/PREFIX (PREFIX=/usr/local; the unit goes to $(UNITDIR), the example config to
@@ -160,8 +171,9 @@ endif
 
 # make test: every check CI runs, in this order: banned calls and formatting, unit tests,
 # short fuzzing of every parser (TEST_FUZZ_SECONDS each), the valgrind run, the
-# integration suite, the loopback and reload suites against the static musl binary, then
-# unit and integration again under ASan+UBSan.
+# integration suite, the loopback and reload suites against the static musl binary, the
+# portable POSIX build (poll, no splice, no netlink) through its unit, loopback and
+# protocol suites, then unit and integration again under ASan+UBSan.
 # Quicker loops while working: make unit, make integration.
 TEST_FUZZ_SECONDS ?= 30
 
@@ -172,6 +184,7 @@ test: deps
 	@$(MAKE) --no-print-directory valgrind
 	@$(MAKE) --no-print-directory integration
 	@$(MAKE) --no-print-directory static-test
+	@$(MAKE) --no-print-directory portable-test
 	@$(MAKE) --no-print-directory SAN=1 unit integration
 
 # Unsafe libc calls have no place here (curl's rule): bounded or reentrant versions only.
@@ -240,6 +253,6 @@ bench: all $(BUILD)/loadgen
 		$(if $(RESULTS),--results bench/RESULTS.md) $(BENCH_ARGS)
 
 clean:
-	rm -rf build build-san build-nobind build-fuzz build-static $(BIN)
+	rm -rf build build-san build-nobind build-fuzz build-static build-portable $(BIN)
 
 -include $(shell find $(BUILD) build-fuzz -name '*.d' 2>/dev/null)
