@@ -210,6 +210,21 @@ parse_head(int is_request, int was_head, const uint8_t *m, size_t len, struct he
         FUZZ_CHECK(len < HTTP_HEAD_MAX);
     if (is_request && o->st == PARSE_ERROR)
         FUZZ_CHECK(o->status == 400 || o->status == 431 || o->status == 505);
+    if (is_request) {
+        /* The status page's origin-form parser: the same head rules, and a path that
+         * starts with '/'. */
+        struct http_request r;
+        size_t used = 0;
+        int status = -12345;
+        enum parse_status st = http_parse_origin_request(buf, len, &used, &r, &status);
+
+        FUZZ_CHECK(st == PARSE_MORE || st == PARSE_DONE || st == PARSE_ERROR);
+        if (st == PARSE_DONE)
+            FUZZ_CHECK(used > 0 && used <= len && m[used - 1] == '\n' && r.path.len > 0 &&
+                       r.path.off + r.path.len <= used && m[r.path.off] == '/');
+        if (st == PARSE_ERROR)
+            FUZZ_CHECK(status == 400 || status == 431 || status == 505);
+    }
 }
 
 static int

@@ -9,7 +9,7 @@ BUILD_PACKAGES="gcc make libc6-dev"
 TEST_PACKAGES="clang libclang-rt-14-dev clang-format valgrind curl python3 python3-pytest \
 python3-socks iproute2 procps util-linux \
 microsocks tinyproxy openssh-server openssh-client \
-musl-tools systemd"
+musl-tools systemd chromium python3-prometheus-client"
 PACKAGES="$BUILD_PACKAGES"
 [ "${1:-}" = "build" ] || PACKAGES="$PACKAGES $TEST_PACKAGES"
 

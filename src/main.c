@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "access.h"
+#include "admin.h"
 #include "balancer.h"
 #include "bufpool.h"
 #include "cli.h"
@@ -20,6 +21,7 @@
 #include "resolver.h"
 #include "os.h"
 #include "server.h"
+#include "status.h"
 
 #define RESOLVER_THREADS 4
 #define FDS_RESERVED 64 /* listeners, signal pipe, resolver sockets, logs */
@@ -30,6 +32,8 @@ struct app {
     struct balancer bal;
     struct health health; /* link watcher, probes, adaptive weights: on server 0's loop */
     struct shared sh;
+    struct status status; /* the snapshot's sampler, on server 0's loop */
+    struct admin admin;   /* -status: page, API, metrics, on server 0's loop */
     struct server *servers;
     unsigned n_servers;
     struct loop_io signal_io;
@@ -100,6 +104,8 @@ restart_only(const struct config *old, const struct config *nc)
         return "-tunnel";
     if (strcmp(old->user, nc->user) != 0)
         return "-user";
+    if (strcmp(old->status_listen, nc->status_listen) != 0)
+        return "-status";
     return NULL;
 }
 
@@ -133,6 +139,7 @@ reload(void)
     /* What the running process was built with, whatever the file says now. */
     snprintf(nc->listen_host, sizeof(nc->listen_host), "%s", old->listen_host);
     snprintf(nc->user, sizeof(nc->user), "%s", old->user);
+    snprintf(nc->status_listen, sizeof(nc->status_listen), "%s", old->status_listen);
     nc->listen_port = old->listen_port;
     nc->tunnel = old->tunnel;
     nc->threads = old->threads;
@@ -339,6 +346,38 @@ setup_links(struct config *cfg)
     return 0;
 }
 
+/* -status HOST:PORT: the status page's listener, guarded like the proxy's own (not on a
+ * reachable address without -auth or -allow, unless -open). Returns 0 or -1 (said why). */
+static int
+start_status_page(const struct config *cfg)
+{
+    struct addrinfo hints = {.ai_flags = AI_PASSIVE, .ai_socktype = SOCK_STREAM}, *res = NULL;
+    char host[64], err[300];
+    uint16_t port;
+    int exposed = 1;
+
+    if (options_parse_hostport(cfg->status_listen, host, sizeof(host), &port) == -1)
+        return -1; /* checked by the option already */
+    if (getaddrinfo(host, NULL, &hints, &res) == 0) {
+        exposed = access_exposure(res->ai_addr) != ACCESS_LOOPBACK;
+        freeaddrinfo(res);
+    }
+    if (exposed && !access_guarded(cfg) && !cfg->open) {
+        fprintf(stderr,
+                "dispatch-proxy: refusing -status %s without -auth or -allow: anyone who can "
+                "reach it could read the status and drain links; add -auth or -allow, listen "
+                "on loopback, or -open to accept that\n",
+                cfg->status_listen);
+        return -1;
+    }
+    if (admin_start(&app.admin, &app.status, app.servers[0].loop, host, port, err, sizeof(err)) ==
+        -1) {
+        fprintf(stderr, "dispatch-proxy: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
 /* Policy, link health settings, probe target (resolved once, here). */
 static int
 setup_health(struct config *cfg)
@@ -472,6 +511,10 @@ main(int argc, char **argv)
             }
             app.n_servers++;
         }
+        status_init(&app.status, app.links, &app.bal, &app.sh, app.servers, app.n_servers);
+        status_start(&app.status, app.servers[0].loop, log_threshold >= LOG_DEBUG);
+        if (cfg->status_listen[0] != '\0' && start_status_page(cfg) == -1)
+            return 2;
         if (drop_privileges(cfg->user) == -1)
             return 2;
         if (!dialer_binds_device())
@@ -501,7 +544,9 @@ main(int argc, char **argv)
 
     loop_io_stop(app.servers[0].loop, &app.signal_io);
     os_signals_close(sfd);
-    health_log_status(&app.health, LOG_DEBUG);
+    admin_stop(&app.admin);
+    status_log_lines(&app.status, LOG_DEBUG);
+    status_stop(&app.status);
     health_stop(&app.health);
     balancer_destroy(&app.bal);
     resolver_free(app.sh.resolver);

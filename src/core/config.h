@@ -21,6 +21,7 @@ struct cfg_link_text {
 struct config {
     char listen_host[64];
     uint16_t listen_port;
+    char status_listen[80]; /* -status HOST:PORT: the status page's listener ("" off) */
     struct link_spec links[LINK_MAX];
     unsigned n_links;
     int tunnel;    /* -tunnel: links are HOST:PORT upstreams, client bytes piped unchanged */

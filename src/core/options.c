@@ -45,15 +45,13 @@ parse_seconds(const char *s, unsigned long min_ms, unsigned long max_ms, unsigne
     return 0;
 }
 
-/* "HOST:PORT" or "[V6]:PORT". */
-static int
-set_listen(struct config *cfg, const struct opt_row *row, const char *s, char *why, size_t wl)
+int
+options_parse_hostport(const char *s, char *host, size_t hostlen, uint16_t *port_out)
 {
     const char *colon;
     size_t hlen;
     unsigned long port;
 
-    (void)row, (void)why, (void)wl;
     if (s[0] == '[') {
         const char *close = strchr(s, ']');
         if (close == NULL || close[1] != ':')
@@ -67,12 +65,29 @@ set_listen(struct config *cfg, const struct opt_row *row, const char *s, char *w
             return -1;
         hlen = (size_t)(colon - s);
     }
-    if (hlen == 0 || hlen >= sizeof(cfg->listen_host) || parse_uint(colon + 1, 0, 65535, &port))
+    if (hlen == 0 || hlen >= hostlen || parse_uint(colon + 1, 0, 65535, &port))
         return -1;
-    memcpy(cfg->listen_host, s, hlen);
-    cfg->listen_host[hlen] = '\0';
-    cfg->listen_port = (uint16_t)port;
+    memcpy(host, s, hlen);
+    host[hlen] = '\0';
+    *port_out = (uint16_t)port;
     return 0;
+}
+
+static int
+set_listen(struct config *cfg, const struct opt_row *row, const char *s, char *why, size_t wl)
+{
+    (void)row, (void)why, (void)wl;
+    return options_parse_hostport(s, cfg->listen_host, sizeof(cfg->listen_host), &cfg->listen_port);
+}
+
+static int
+check_status(struct config *cfg, const struct opt_row *row, const char *s, char *why, size_t wl)
+{
+    char host[64];
+    uint16_t port;
+
+    (void)cfg, (void)row, (void)why, (void)wl;
+    return options_parse_hostport(s, host, sizeof(host), &port);
 }
 
 static int
@@ -198,6 +213,11 @@ const struct opt_row options_table[] = {
      "port to listen on (0 picks one)"},
     {"listen", NULL, "HOST:PORT", OPT_T_CUSTOM, NOWHERE, 0, 0, NULL, OPT_ANYWHERE, set_listen,
      "both at once ([::1]:1080 for IPv6)"},
+    {"status", NULL, "HOST:PORT", OPT_T_STRING, CFG(status_listen), 1, 0, NULL, OPT_ANYWHERE,
+     check_status,
+     "serve the status page, JSON API and /metrics there\n"
+     "(e.g. 127.0.0.1:8081; off by default); clients as\n"
+     "-allow and -auth admit (see docs/SECURITY.md)"},
     {"connect-timeout", NULL, "SEC", OPT_T_SECONDS, CFG(connect_timeout_ms), 1, 3600000, "10",
      OPT_ANYWHERE, NULL, "per-link connect attempt timeout"},
     {"handshake-timeout", NULL, "SEC", OPT_T_SECONDS, CFG(handshake_timeout_ms), 1, 3600000, "10",

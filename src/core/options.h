@@ -9,6 +9,7 @@
 #define DP_OPTIONS_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "config.h"
@@ -57,6 +58,9 @@ void options_defaults(struct config *cfg);
 /* Applies value (NULL for a flag) to cfg. 0 done; OPT_EXIT; -1 with err holding the message. */
 int options_apply(struct config *cfg, const struct opt_row *row, const char *value, char *err,
                   size_t errlen);
+
+/* "HOST:PORT" or "[V6]:PORT" into host (hostlen bytes) and *port. Returns 0 or -1. */
+int options_parse_hostport(const char *s, char *host, size_t hostlen, uint16_t *port);
 
 /* The usage text (--help). */
 void options_usage(FILE *out);

@@ -435,6 +435,7 @@ handle_request(struct http_proxy *hp, const struct http_request *req, size_t use
     }
     log_request(hp, head, req);
     hp->target = req->target;
+    hp->s->target = req->target; /* the status page shows the current request's */
     if (req->is_connect) {
         close_upstream(hp);
         hp->is_connect = 1;

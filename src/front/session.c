@@ -54,6 +54,12 @@ set_state(struct session *s, enum session_state st)
     s->state = st;
 }
 
+const char *
+session_state_name(enum session_state st)
+{
+    return (unsigned)st < ARRAY_SIZE(state_names) ? state_names[st] : "?";
+}
+
 void
 session_set_state(struct session *s, enum session_state st)
 {
@@ -321,6 +327,8 @@ connect_target(struct session *s)
                   t->type == TARGET_IPV6 ? "[" : "", shown, t->type == TARGET_IPV6 ? "]" : "",
                   t->port);
     }
+    if (t != NULL)
+        s->target = *t;
     set_state(s, S_CONNECTING);
     loop_timer_stop(s->srv->loop, &s->timer); /* the connector times its own steps */
     connector_start(&hs->conn, &env, t, s->relay.client.fd, s->id, dial_done);
@@ -530,10 +538,13 @@ handshake_cb(struct loop_io *io, unsigned events)
         uint8_t b = hs->in[0];
         if (b == SOCKS5_VERSION) {
             hs->proto = PROTO_SOCKS5;
+            s->proto = SP_SOCKS5;
         } else if (b == SOCKS4_VERSION) {
             hs->proto = PROTO_SOCKS4;
+            s->proto = SP_SOCKS4;
             set_state(s, S_REQUEST);
         } else if ((b >= 'A' && b <= 'Z') || (b >= 'a' && b <= 'z')) {
+            s->proto = SP_HTTP;
             start_http(s); /* a method name: GET, CONNECT, ... */
             return;
         } else {
@@ -597,6 +608,10 @@ session_start(struct server *srv, os_sock fd, const struct sockaddr *peer)
     s->srv = srv;
     s->id = atomic_fetch_add_explicit(&srv->sh->next_id, 1, memory_order_relaxed) + 1;
     s->state = S_GREETING;
+    s->start_ms = loop_now(srv->loop);
+    s->proto = cfg->tunnel ? SP_TUNNEL : SP_UNKNOWN;
+    memcpy(&s->peer, peer,
+           peer->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
     {
         /* -allow is checked here, but the refusal waits for the first bytes: they say
          * which protocol's "not allowed" the client will understand. */

@@ -11,6 +11,7 @@
 
 #include "loop.h"
 #include "relay.h"
+#include "target.h"
 
 struct server;
 struct handshake;
@@ -28,6 +29,9 @@ enum session_state {
     S_CLOSED,
 };
 
+/* What the client speaks (for the status page). */
+enum session_proto { SP_UNKNOWN = 0, SP_SOCKS5, SP_SOCKS4, SP_HTTP, SP_TUNNEL };
+
 struct session {
     LIST_ENTRY(session) entry;
     struct server *srv;
@@ -39,6 +43,11 @@ struct session {
     struct http_proxy *http; /* HTTP proxy clients: src/http_proxy.c runs the session */
     struct link *link;
     struct loop_work free_work;
+    /* For the status snapshot, read on this session's loop only. */
+    uint8_t proto;                /* enum session_proto */
+    uint64_t start_ms;            /* loop time of the accept */
+    struct sockaddr_storage peer; /* the client */
+    struct target target;         /* asked for (HTTP: the current request's); type 0 none */
 };
 
 /* Takes ownership of an accepted client fd. Returns 0, or -1 (fd closed). */
@@ -47,6 +56,9 @@ int session_start(struct server *srv, os_sock fd, const struct sockaddr *peer);
 
 /* Closes at once (shutdown of the proxy). */
 void session_close(struct session *s);
+
+/* "greeting", "relay", ... */
+const char *session_state_name(enum session_state st);
 
 /* For protocol modules that run a session themselves (src/http_proxy.c). */
 void session_set_state(struct session *s, enum session_state st);

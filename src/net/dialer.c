@@ -248,7 +248,7 @@ attempt_failed(struct dialer_attempt *a, int err)
         finish(d, -1, err);
         return 1;
     }
-    atomic_fetch_add_explicit(&l->n_failures, 1, memory_order_relaxed);
+    link_count_failure(l, err);
     if (errmap_is_final(err)) {
         /* The destination answered (refused, or an upstream proxy reported its failure)
          * through this link: the link works, and no other link will get a different

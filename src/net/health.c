@@ -19,8 +19,6 @@ health_init(struct health *h)
     h->nl_fd = OS_SOCK_INVALID;
     h->probe_interval_ms = HEALTH_PROBE_INTERVAL_MS;
     h->probe_timeout_ms = HEALTH_PROBE_INTERVAL_MS;
-    for (unsigned i = 0; i < LINK_MAX; i++)
-        h->last_states[i] = -1;
 }
 
 int
@@ -70,44 +68,6 @@ health_set_probe(struct health *h, const char *spec, char *err, size_t errlen)
 bad:
     snprintf(err, errlen, "bad value \"%.100s\" for -probe (HOST:PORT or [IPv6]:PORT)", spec);
     return -1;
-}
-
-/* ---- status ---- */
-
-void
-health_log_status(struct health *h, int level)
-{
-    uint64_t now = loop_now(h->loop);
-
-    if ((int)log_threshold < level)
-        return;
-    for (unsigned i = 0; i < h->n_links; i++) {
-        char line[400], w[48] = "";
-
-        link_describe(&h->links[i], now, h->adaptive ? h->ad.rate[i] : 0, line, sizeof(line));
-        if (h->adaptive)
-            snprintf(w, sizeof(w), ", weight %.0f%%", h->weights[i] * 100.0 / ADAPTIVE_SCALE);
-        log_msg((enum log_level)level, "link status: %s%s", line, w);
-    }
-}
-
-/* -v: the status lines whenever a state changed, and now and then anyway. */
-static void
-maybe_log_status(struct health *h, uint64_t now)
-{
-    int changed = 0;
-
-    for (unsigned i = 0; i < h->n_links; i++) {
-        int st = (int)link_state_of(&h->links[i]);
-        if (st != h->last_states[i]) {
-            h->last_states[i] = st;
-            changed = 1;
-        }
-    }
-    if (changed || now - h->last_status_ms >= HEALTH_STATUS_MS) {
-        h->last_status_ms = now;
-        health_log_status(h, LOG_DEBUG);
-    }
 }
 
 /* ---- probes ---- */
@@ -279,8 +239,6 @@ tick_cb(struct loop_timer *t)
         h->last_probe_ms = now;
         probe_round(h);
     }
-    if (log_threshold >= LOG_DEBUG)
-        maybe_log_status(h, now);
     loop_timer_start(h->loop, &h->tick, HEALTH_TICK_MS);
 }
 
@@ -312,7 +270,6 @@ health_start(struct health *h, struct loop *loop, struct balancer *bal)
     /* Anything that changed between link_init and now. */
     reread(h, now);
     h->last_probe_ms = now - h->probe_interval_ms; /* first probe round at the first tick */
-    h->last_status_ms = now;
     loop_timer_init(&h->tick, tick_cb);
     loop_timer_start(loop, &h->tick, h->probing ? 0 : HEALTH_TICK_MS);
     return 0;

@@ -1,7 +1,7 @@
 /* The link watcher, on server 0's loop: keeps every link's addresses and presence
  * current (netlink notifications on Linux, plus a slow periodic re-read as a safety net;
  * periodic only elsewhere), probes links when -probe is given, feeds -policy adaptive its
- * weights from the live byte counters, and prints link status lines with -v. */
+ * weights from the live byte counters. (The -v link status lines: src/admin/status.c.) */
 #ifndef DP_HEALTH_H
 #define DP_HEALTH_H
 
@@ -17,7 +17,6 @@
 #define HEALTH_TICK_MS 1000
 #define HEALTH_REREAD_MS 30000        /* safety-net re-read with netlink */
 #define HEALTH_REREAD_POLL_MS 2000    /* re-read without netlink */
-#define HEALTH_STATUS_MS 60000        /* -v: link status lines at least this often */
 #define HEALTH_PROBE_INTERVAL_MS 5000 /* default for -probe-interval */
 
 struct balancer;
@@ -38,8 +37,7 @@ struct health {
     struct loop_timer tick;
     os_sock nl_fd; /* interface watch (netlink, ...) or OS_SOCK_INVALID: poll */
     struct loop_io nl_io;
-    uint64_t last_reread_ms, last_probe_ms, last_status_ms;
-    int last_states[LINK_MAX];
+    uint64_t last_reread_ms, last_probe_ms;
     /* -probe */
     int probing;
     int probe_up;
@@ -67,8 +65,5 @@ int health_start(struct health *h, struct loop *loop, struct balancer *bal);
 
 /* Stops timers, probes and the netlink socket (on the loop's thread, or after it ran). */
 void health_stop(struct health *h);
-
-/* Prints every link's status line at level (main: at exit with -v). */
-void health_log_status(struct health *h, int level);
 
 #endif

@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "errmap.h"
 #include "iface.h"
@@ -17,6 +16,10 @@
 #define LINK_RATIO_MAX 1000ul
 #define LINK_BACKOFF_MIN_MS 1000u
 #define LINK_BACKOFF_MAX_MS 30000u
+
+const uint32_t link_lat_bounds_us[LINK_LAT_BUCKETS] = {
+    1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000, 2500000, 10000000,
+};
 
 static int
 link_is_name_char(char c)
@@ -186,6 +189,11 @@ link_reset(struct link *l, const struct link_spec *spec)
     atomic_init(&l->bytes_up, 0);
     atomic_init(&l->bytes_down, 0);
     atomic_init(&l->connect_us, 0);
+    for (unsigned i = 0; i < ERRC_COUNT; i++)
+        atomic_init(&l->fail_by[i], 0);
+    for (unsigned i = 0; i <= LINK_LAT_BUCKETS; i++)
+        atomic_init(&l->lat_count[i], 0);
+    atomic_init(&l->lat_sum_us, 0);
     l->fail_threshold = LINK_FAIL_THRESHOLD;
     l->trials = 1;
 }
@@ -563,7 +571,7 @@ link_state_name(enum link_state st)
 }
 
 /* Why a link is absent reads better than the errno's own text. */
-static const char *
+const char *
 link_why(const struct link *l, int err)
 {
     if (atomic_load_explicit(&l->absent, memory_order_relaxed) == err) {
@@ -734,53 +742,20 @@ link_note_latency(struct link *l, uint64_t us)
     uint32_t old = atomic_load_explicit(&l->connect_us, memory_order_relaxed);
     uint64_t v = old == 0 ? us : (3 * (uint64_t)old + us) / 4;
 
+    unsigned b = 0;
+
     /* Concurrent samples may overwrite each other: an average can afford that. */
     atomic_store_explicit(&l->connect_us, v > UINT32_MAX ? UINT32_MAX : (uint32_t)v,
                           memory_order_relaxed);
+    while (b < LINK_LAT_BUCKETS && us > link_lat_bounds_us[b])
+        b++;
+    atomic_fetch_add_explicit(&l->lat_count[b], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&l->lat_sum_us, us, memory_order_relaxed);
 }
 
 void
-link_describe(struct link *l, uint64_t now_ms, double rate_bps, char *out, size_t outlen)
+link_count_failure(struct link *l, int err)
 {
-    char name[80], since[16] = "start", extra[64] = "";
-    enum link_state st;
-    uint64_t since_ms;
-    int reason, n;
-
-    pthread_mutex_lock(&l->mu);
-    st = link_state_of(l);
-    since_ms = l->since_ms;
-    reason = l->reason;
-    pthread_mutex_unlock(&l->mu);
-    if (since_ms != 0 && now_ms >= since_ms) {
-        time_t t = time(NULL) - (time_t)((now_ms - since_ms) / 1000);
-        struct tm tm;
-
-        localtime_r(&t, &tm);
-        strftime(since, sizeof(since), "%H:%M:%S", &tm);
-    }
-    {
-        uint32_t us = atomic_load_explicit(&l->connect_us, memory_order_relaxed);
-        int m = us != 0 ? snprintf(extra, sizeof(extra), ", connect %.1f ms", us / 1000.0) : 0;
-
-        if (rate_bps > 0 && m >= 0 && (size_t)m < sizeof(extra))
-            snprintf(extra + m, sizeof(extra) - (size_t)m, ", %.2f Mbit/s", rate_bps * 8 / 1e6);
-    }
-    n = snprintf(out, outlen, "%s %s since %s",
-                 log_escape(name, sizeof(name), l->label, strlen(l->label)), link_state_name(st),
-                 since);
-    if (n < 0 || (size_t)n >= outlen)
-        return;
-    if (st != LINK_UP)
-        n += snprintf(out + n, outlen - (size_t)n, " (%s, %u failures in a row)",
-                      link_why(l, reason),
-                      atomic_load_explicit(&l->fail_streak, memory_order_relaxed));
-    if (n < 0 || (size_t)n >= outlen)
-        return;
-    snprintf(out + n, outlen - (size_t)n,
-             ": %llu active, %llu connecting, %llu connections, %llu failed%s",
-             (unsigned long long)atomic_load(&l->n_active),
-             (unsigned long long)atomic_load(&l->n_connecting),
-             (unsigned long long)atomic_load(&l->n_connections),
-             (unsigned long long)atomic_load(&l->n_failures), extra);
+    atomic_fetch_add_explicit(&l->n_failures, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&l->fail_by[errmap_class(err)], 1, memory_order_relaxed);
 }

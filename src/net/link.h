@@ -13,9 +13,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "errmap.h"
 #include "os.h"
 
 #define LINK_MAX 32
+
+/* Connect latency histogram: upper bounds in microseconds (Prometheus "le" buckets), the
+ * last bucket counting everything slower. */
+#define LINK_LAT_BUCKETS 12
+extern const uint32_t link_lat_bounds_us[LINK_LAT_BUCKETS];
 
 /* LINK_PROXY: an upstream proxy (or, in -tunnel mode, a plain TCP upstream) that the
  * connection is handed to. */
@@ -143,8 +149,11 @@ struct link {
 
     /* Counters */
     _Atomic uint64_t n_connections, n_failures, n_active, n_connecting;
-    _Atomic uint64_t bytes_up, bytes_down; /* live: the relay adds as bytes move */
-    _Atomic uint32_t connect_us;           /* connect latency EWMA (us), 0: none yet */
+    _Atomic uint64_t bytes_up, bytes_down;            /* live: the relay adds as bytes move */
+    _Atomic uint32_t connect_us;                      /* connect latency EWMA (us), 0: none yet */
+    _Atomic uint64_t fail_by[ERRC_COUNT];             /* n_failures by errmap_class */
+    _Atomic uint64_t lat_count[LINK_LAT_BUCKETS + 1]; /* connects per latency bucket */
+    _Atomic uint64_t lat_sum_us;
 };
 
 /* Resolves spec to the interface that owns the address (address links) or the
@@ -216,14 +225,17 @@ link_is_backed_off(const struct link *l, uint64_t now_ms)
     return now_ms < atomic_load_explicit(&l->skip_until_ms, memory_order_relaxed);
 }
 
-/* Connect latency sample (us): EWMA with weight 1/4. */
+/* Connect latency sample (us): EWMA with weight 1/4, and the histogram. */
 void link_note_latency(struct link *l, uint64_t us);
+
+/* A connection attempt through l failed with err: n_failures and its class (lock-free). */
+void link_count_failure(struct link *l, int err);
 
 /* Text for the state ("up", "suspect", "down"). */
 const char *link_state_name(enum link_state st);
 
-/* One line for -v status output: "wan2 down since 13:37:20 (network unreachable), 3
- * failures, 12 active, 4.1 MB/s". rate_bps: the caller's measured rate (0: omitted). */
-void link_describe(struct link *l, uint64_t now_ms, double rate_bps, char *out, size_t outlen);
+/* Why the link is not up (or what failed last): the reason's text, naming the interface
+ * for ENODEV/ENETDOWN. */
+const char *link_why(const struct link *l, int err);
 
 #endif

@@ -90,3 +90,47 @@ errmap_text(int err)
         return e->text;
     return err > 0 ? os_strerror(err) : "failure";
 }
+
+enum errmap_class
+errmap_class(int err)
+{
+    switch (err) {
+    case DP_ERR_TIMEOUT:
+    case ETIMEDOUT:
+        return ERRC_TIMEOUT;
+    case ECONNREFUSED:
+        return ERRC_REFUSED;
+    case ENETUNREACH:
+    case EHOSTUNREACH:
+    case EHOSTDOWN:
+        return ERRC_UNREACHABLE;
+    case ENETDOWN:
+    case ENODEV:
+    case EADDRNOTAVAIL:
+        return ERRC_LINK_DOWN;
+    case DP_ERR_UPSTREAM:
+    case DP_ERR_UPSTREAM_AUTH:
+    case DP_ERR_UPSTREAM_NAME:
+    case DP_ERR_UPSTREAM_DOWN:
+        return ERRC_UPSTREAM;
+    default:
+        if (err <= DP_ERR_UPSTREAM_REP(1) && err >= DP_ERR_UPSTREAM_REP(8))
+            return ERRC_DESTINATION;
+        return ERRC_OTHER;
+    }
+}
+
+const char *
+errmap_class_name(enum errmap_class c)
+{
+    static const char *const names[ERRC_COUNT] = {
+        [ERRC_TIMEOUT] = "timeout",
+        [ERRC_REFUSED] = "refused",
+        [ERRC_UNREACHABLE] = "unreachable",
+        [ERRC_LINK_DOWN] = "link_down",
+        [ERRC_UPSTREAM] = "upstream",
+        [ERRC_DESTINATION] = "destination",
+        [ERRC_OTHER] = "other",
+    };
+    return (unsigned)c < ERRC_COUNT ? names[c] : "other";
+}

@@ -29,4 +29,19 @@ int errmap_is_final(int err);
 /* A short text for logs and HTTP bodies. */
 const char *errmap_text(int err);
 
+/* Failure classes for counters (status page, /metrics failures_total{reason}). */
+enum errmap_class {
+    ERRC_TIMEOUT,     /* connect timed out */
+    ERRC_REFUSED,     /* the destination refused */
+    ERRC_UNREACHABLE, /* network or host unreachable */
+    ERRC_LINK_DOWN,   /* interface down or gone, source address not available */
+    ERRC_UPSTREAM,    /* an upstream proxy failed, refused us or was unreachable */
+    ERRC_DESTINATION, /* an upstream proxy reported the destination's failure */
+    ERRC_OTHER,
+    ERRC_COUNT
+};
+enum errmap_class errmap_class(int err);
+/* "timeout", "refused", "unreachable", "link_down", "upstream", "destination", "other". */
+const char *errmap_class_name(enum errmap_class c);
+
 #endif

@@ -364,13 +364,15 @@ parse_authority(const uint8_t *p, size_t len, int need_port, struct target *t)
     return 0;
 }
 
-/* "METHOD SP request-target SP HTTP/1.x" at buf[off..off+llen). */
+/* "METHOD SP request-target SP HTTP/1.x" at buf[off..off+llen): method, version and
+ * flags into r, the target's offset and length within the line into *t0, *tl. Returns 0,
+ * 400 or 505. */
 static int
-request_line(const uint8_t *buf, size_t off, size_t llen, void *arg)
+split_request_line(const uint8_t *buf, size_t off, size_t llen, struct http_request *r,
+                   size_t *t0_out, size_t *tl_out)
 {
-    struct http_request *r = arg;
     const uint8_t *line = buf + off;
-    size_t i = 0, m, t0, tl, a, e, q;
+    size_t i = 0, m, t0, tl;
     int v;
 
     while (i < llen && is_tchar(line[i]))
@@ -393,6 +395,22 @@ request_line(const uint8_t *buf, size_t off, size_t llen, void *arg)
     r->method = span(off, m);
     r->is_connect = m == 7 && memcmp(line, "CONNECT", 7) == 0;
     r->is_head = m == 4 && memcmp(line, "HEAD", 4) == 0;
+    *t0_out = t0;
+    *tl_out = tl;
+    return 0;
+}
+
+/* A proxy's request line: CONNECT authority or an absolute http:// URI. */
+static int
+request_line(const uint8_t *buf, size_t off, size_t llen, void *arg)
+{
+    struct http_request *r = arg;
+    const uint8_t *line = buf + off;
+    size_t t0, tl, a, e, q;
+    int rc = split_request_line(buf, off, llen, r, &t0, &tl);
+
+    if (rc != 0)
+        return rc;
 
     if (r->is_connect) {
         r->authority = span(off + t0, tl);
@@ -414,9 +432,25 @@ request_line(const uint8_t *buf, size_t off, size_t llen, void *arg)
     return parse_authority(line + a, e - a, 0, &r->target);
 }
 
-enum parse_status
-http_parse_request(const uint8_t *buf, size_t len, size_t *consumed, struct http_request *out,
-                   int *status)
+/* An origin server's request line (our status page): "/path" only. */
+static int
+origin_request_line(const uint8_t *buf, size_t off, size_t llen, void *arg)
+{
+    struct http_request *r = arg;
+    size_t t0, tl;
+    int rc = split_request_line(buf, off, llen, r, &t0, &tl);
+
+    if (rc != 0)
+        return rc;
+    if (buf[off + t0] != '/')
+        return 400;
+    r->path = span(off + t0, tl);
+    return 0;
+}
+
+static enum parse_status
+parse_request(const uint8_t *buf, size_t len, size_t *consumed, struct http_request *out,
+              int *status, int (*first_line)(const uint8_t *, size_t, size_t, void *))
 {
     struct http_request r;
     struct http_fields f;
@@ -425,7 +459,7 @@ http_parse_request(const uint8_t *buf, size_t len, size_t *consumed, struct http
     enum parse_status st;
 
     memset(&r, 0, sizeof(r));
-    st = parse_head(buf, len, &used, &f, &r, request_line, &r, status, &te_bad);
+    st = parse_head(buf, len, &used, &f, &r, first_line, &r, status, &te_bad);
     if (st != PARSE_DONE)
         return st;
     f.minor = r.f.minor;
@@ -448,6 +482,36 @@ http_parse_request(const uint8_t *buf, size_t len, size_t *consumed, struct http
     *out = r;
     *consumed = used;
     return PARSE_DONE;
+}
+
+enum parse_status
+http_parse_request(const uint8_t *buf, size_t len, size_t *consumed, struct http_request *out,
+                   int *status)
+{
+    return parse_request(buf, len, consumed, out, status, request_line);
+}
+
+enum parse_status
+http_parse_origin_request(const uint8_t *buf, size_t len, size_t *consumed,
+                          struct http_request *out, int *status)
+{
+    return parse_request(buf, len, consumed, out, status, origin_request_line);
+}
+
+int
+http_header_value(const uint8_t *buf, const struct http_fields *f, const char *name,
+                  struct http_span *out)
+{
+    int found = 0;
+
+    for (unsigned i = 0; i < f->n_headers; i++)
+        if (span_ieq(buf, f->headers[i].name, name)) {
+            if (found)
+                return -1;
+            *out = f->headers[i].value;
+            found = 1;
+        }
+    return found ? 0 : -1;
 }
 
 /* ---- responses -------------------------------------------------------------------- */

@@ -65,6 +65,17 @@ struct http_request {
 enum parse_status http_parse_request(const uint8_t *buf, size_t len, size_t *consumed,
                                      struct http_request *out, int *status);
 
+/* The same for a request to an origin server of ours (the status page): origin-form
+ * "METHOD /path HTTP/1.x" only (path holds it, query included; target and authority stay
+ * empty). PARSE_ERROR: 400, 431 or 505 as above. */
+enum parse_status http_parse_origin_request(const uint8_t *buf, size_t len, size_t *consumed,
+                                            struct http_request *out, int *status);
+
+/* The value of the one header field called name (case-insensitive) in f. Returns 0, or -1
+ * when there is none or more than one. */
+int http_header_value(const uint8_t *buf, const struct http_fields *f, const char *name,
+                      struct http_span *out);
+
 struct http_response {
     int status;
     struct http_span status_line; /* without its line end */

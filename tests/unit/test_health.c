@@ -221,17 +221,6 @@ TEST(failed_source_asks_for_a_reread)
     ASSERT_EQ(link_refresh_requested(), 0);
 }
 
-TEST(describe_names_state_and_reason)
-{
-    char line[400];
-
-    setup(1);
-    link_note_failure(&l, ENETUNREACH, T0);
-    link_describe(&l, T0 + 2000, 0, line, sizeof(line));
-    ASSERT(strstr(line, "wan9 down since") == line);
-    ASSERT(strstr(line, "network unreachable") != NULL);
-}
-
 int
 main(void)
 {
@@ -254,6 +243,5 @@ main(void)
     RUN(source_copy_has_address_and_device);
     RUN(source_fails_for_a_missing_family_or_absent_link);
     RUN(failed_source_asks_for_a_reread);
-    RUN(describe_names_state_and_reason);
     UNIT_MAIN_END("health");
 }

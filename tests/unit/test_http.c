@@ -951,6 +951,33 @@ TEST(basic_credentials_longer_than_255_per_field_are_refused)
     ASSERT_EQ(http_basic_credentials((const uint8_t *)v, n, user, &ul, pass, &pl), -1);
 }
 
+TEST(origin_form_for_our_own_server)
+{
+    static const char req[] = "POST /api/links/0/ratio?x=1 HTTP/1.1\r\nHost: 127.0.0.1:8081\r\n"
+                              "Content-Type: application/json\r\nContent-Length: 11\r\n\r\n";
+    struct http_request r;
+    struct http_span v;
+    size_t used = 0;
+    int status = 0;
+
+    ASSERT_EQ(http_parse_origin_request((const uint8_t *)req, strlen(req), &used, &r, &status),
+              PARSE_DONE);
+    ASSERT_EQ(used, strlen(req));
+    ASSERT_EQ(r.path.len, strlen("/api/links/0/ratio?x=1"));
+    ASSERT_MEM_EQ(req + r.path.off, "/api/links/0/ratio?x=1", r.path.len);
+    ASSERT_EQ(r.f.content_length, 11);
+    ASSERT_EQ(http_header_value((const uint8_t *)req, &r.f, "content-type", &v), 0);
+    ASSERT_MEM_EQ(req + v.off, "application/json", v.len);
+    ASSERT_EQ(http_header_value((const uint8_t *)req, &r.f, "origin", &v), -1);
+    /* A proxy's request is not one for us, nor the other way round. */
+    ASSERT_EQ(http_parse_origin_request((const uint8_t *)"GET http://a/ HTTP/1.1\r\n\r\n", 26,
+                                        &used, &r, &status),
+              PARSE_ERROR);
+    ASSERT_EQ(status, 400);
+    ASSERT_EQ(http_parse_request((const uint8_t *)"GET / HTTP/1.1\r\n\r\n", 18, &used, &r, &status),
+              PARSE_ERROR);
+}
+
 int
 main(void)
 {
@@ -1025,5 +1052,6 @@ main(void)
     RUN(basic_credentials_keep_nul_bytes_with_their_lengths);
     RUN(bad_basic_credentials_are_refused);
     RUN(basic_credentials_longer_than_255_per_field_are_refused);
+    RUN(origin_form_for_our_own_server);
     UNIT_MAIN_END("http");
 }
