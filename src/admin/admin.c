@@ -349,6 +349,7 @@ post_link(struct admin_conn *c, const char *rest, const uint8_t *body, size_t bl
     char *end, who[LOG_SOCKADDR_MAX], name[OS_IFNAME_MAX * 4 + 1];
     unsigned long i;
     long ratio;
+    unsigned before;
     struct link *l;
     struct sbuf b;
 
@@ -375,6 +376,7 @@ post_link(struct admin_conn *c, const char *rest, const uint8_t *body, size_t bl
         respond_error(c, 404, "no such action (drain, enable, ratio)", NULL);
         return;
     }
+    before = i < balancer_sched(st->bal)->n_links ? balancer_sched(st->bal)->ratio[i] : 0;
     if (balancer_set_ratio(st->bal, (unsigned)i, (unsigned)ratio) == -1) {
         respond_error(c, 409,
                       ratio == 0 ? "it is the last link taking connections"
@@ -384,6 +386,7 @@ post_link(struct admin_conn *c, const char *rest, const uint8_t *body, size_t bl
     }
     if (ratio > 0)
         l->spec.ratio = (unsigned)ratio; /* loop 0, like reload: what enable restores */
+    status_ratio_changed(st, (unsigned)i, before, (unsigned)ratio);
     log_sockaddr(who, sizeof(who), (void *)&c->peer);
     log_escape(name, sizeof(name), l->label, strlen(l->label));
     if (ratio == 0)

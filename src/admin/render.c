@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common.h"
 #include "link.h"
 
 /* Numbers in JSON: finite, a few decimals. */
@@ -12,7 +13,10 @@ num(struct sbuf *b, double v)
 {
     if (!(v == v) || v > 1e300 || v < -1e300)
         v = 0;
-    sbuf_printf(b, "%.6g", v);
+    if (v >= 1e6 || v <= -1e6)
+        sbuf_printf(b, "%.0f", v); /* rates in bytes/s: whole bytes, no exponent */
+    else
+        sbuf_printf(b, "%.6g", v);
 }
 
 static void
@@ -93,16 +97,17 @@ history_json(struct sbuf *b, const struct status *st, unsigned i)
 {
     static struct status_sample h[STATUS_HISTORY]; /* loop 0 only */
     size_t n = status_history(st, i, h);
-    static const char *const keys[] = {"out", "in", "active", "state"};
+    static const char *const keys[] = {"out", "in", "active", "state", "ratio"};
 
     sbuf_puts(b, ",\"history\":{");
-    for (unsigned k = 0; k < 4; k++) {
+    for (unsigned k = 0; k < ARRAY_SIZE(keys); k++) {
         sbuf_printf(b, "%s\"%s\":[", k ? "," : "", keys[k]);
         for (size_t j = 0; j < n; j++) {
             unsigned long v = k == 0   ? h[j].up
                               : k == 1 ? h[j].down
                               : k == 2 ? h[j].active
-                                       : h[j].state;
+                              : k == 3 ? h[j].state
+                                       : h[j].ratio;
             sbuf_printf(b, "%s%lu", j ? "," : "", v);
         }
         sbuf_puts(b, "]");
@@ -149,10 +154,16 @@ render_status_json(struct sbuf *b, const struct status *st, const struct status_
     first = st->n_events > STATUS_EVENTS ? st->n_events - STATUS_EVENTS : 0;
     for (uint64_t k = first; k < st->n_events; k++) {
         const struct status_event *e = &st->events[k % STATUS_EVENTS];
-        sbuf_printf(b, "%s{\"time\":%lld,\"link\":%u,\"from\":\"%s\",\"to\":\"%s\",\"why\":",
-                    k > first ? "," : "", (long long)e->wall_s, e->link,
-                    link_state_name((enum link_state)e->from),
-                    link_state_name((enum link_state)e->to));
+
+        sbuf_printf(b, "%s{\"time\":%lld,\"link\":%u,", k > first ? "," : "", (long long)e->wall_s,
+                    e->link);
+        if (e->is_ratio) {
+            sbuf_printf(b, "\"ratio_from\":%u,\"ratio_to\":%u}", e->ratio_from, e->ratio_to);
+            continue;
+        }
+        sbuf_printf(
+            b, "\"from\":\"%s\",\"to\":\"%s\",\"why\":", link_state_name((enum link_state)e->from),
+            link_state_name((enum link_state)e->to));
         sbuf_json_str(b, e->why);
         sbuf_puts(b, "}");
     }

@@ -28,9 +28,7 @@ status_init(struct status *st, struct link *links, struct balancer *bal, struct 
     st->bal = bal;
     st->sh = sh;
     st->servers = servers;
-    st->n_servers = n_servers;
-    for (unsigned i = 0; i < LINK_MAX; i++)
-        st->last_state[i] = LINK_UP;
+    st->n_servers = n_servers; /* last_state: LINK_UP (0); last_ratio: 0, a link added */
 }
 
 static unsigned
@@ -45,6 +43,7 @@ note_event(struct status *st, unsigned i, int from, int to, int64_t wall)
     struct status_event *e = &st->events[st->n_events % STATUS_EVENTS];
     struct link *l = &st->links[i];
 
+    memset(e, 0, sizeof(*e));
     e->wall_s = wall;
     e->link = i;
     e->from = (uint8_t)from;
@@ -61,9 +60,32 @@ note_event(struct status *st, unsigned i, int from, int to, int64_t wall)
     st->n_events++;
 }
 
+static void
+note_ratio(struct status *st, unsigned i, unsigned from, unsigned to, int64_t wall)
+{
+    struct status_event *e = &st->events[st->n_events % STATUS_EVENTS];
+
+    memset(e, 0, sizeof(*e));
+    e->wall_s = wall;
+    e->link = i;
+    e->is_ratio = 1;
+    e->ratio_from = from;
+    e->ratio_to = to;
+    st->n_events++;
+}
+
+void
+status_ratio_changed(struct status *st, unsigned i, unsigned from, unsigned to)
+{
+    if (from != to)
+        note_ratio(st, i, from, to, wall_now());
+    st->last_ratio[i] = to;
+}
+
 void
 status_sample_now(struct status *st, uint64_t now_ms)
 {
+    const struct bal_sched *sc = balancer_sched(st->bal);
     unsigned n = n_links_of(st), slot = (unsigned)(st->seconds % STATUS_HISTORY);
     double dt = st->last_sample_ms != 0 && now_ms > st->last_sample_ms
                     ? (double)(now_ms - st->last_sample_ms) / 1000.0
@@ -77,6 +99,7 @@ status_sample_now(struct status *st, uint64_t now_ms)
         uint64_t down = atomic_load_explicit(&l->bytes_down, memory_order_relaxed);
         uint64_t active = atomic_load_explicit(&l->n_active, memory_order_relaxed);
         int state = (int)link_state_of(l);
+        unsigned ratio = i < sc->n_links ? sc->ratio[i] : 0;
         struct status_sample *s = &st->hist[i][slot];
 
         st->rate_up[i] = st->last_sample_ms != 0 ? (double)(up - st->last_up[i]) / dt : 0;
@@ -87,6 +110,10 @@ status_sample_now(struct status *st, uint64_t now_ms)
         s->down = st->rate_down[i] > UINT32_MAX ? UINT32_MAX : (uint32_t)st->rate_down[i];
         s->active = active > UINT32_MAX ? UINT32_MAX : (uint32_t)active;
         s->state = (uint8_t)state;
+        s->ratio = ratio > UINT16_MAX ? UINT16_MAX : (uint16_t)ratio;
+        if (st->seconds > 0 && ratio != st->last_ratio[i])
+            note_ratio(st, i, st->last_ratio[i], ratio, wall);
+        st->last_ratio[i] = ratio;
         if (state != st->last_state[i]) {
             note_event(st, i, st->last_state[i], state, wall);
             st->last_state[i] = state;

@@ -71,13 +71,18 @@ struct status_snapshot {
 struct status_sample {
     uint32_t up, down; /* bytes/s */
     uint32_t active;
+    uint16_t ratio; /* in force: 0 while drained */
     uint8_t state;
 };
 
+/* A link's state changed (from/to: enum link_state, why), or its ratio in force did
+ * (drain, enable, a new ratio from the API or a reload). */
 struct status_event {
     int64_t wall_s;
     unsigned link;
-    uint8_t from, to;
+    uint8_t is_ratio;
+    uint8_t from, to; /* states */
+    unsigned ratio_from, ratio_to;
     char why[80];
 };
 
@@ -109,6 +114,7 @@ struct status {
     uint64_t last_up[LINK_MAX], last_down[LINK_MAX];
     double rate_up[LINK_MAX], rate_down[LINK_MAX];
     int last_state[LINK_MAX];
+    unsigned last_ratio[LINK_MAX];
     struct status_sample hist[LINK_MAX][STATUS_HISTORY];
     struct status_event events[STATUS_EVENTS];
     uint64_t n_events;
@@ -123,6 +129,11 @@ void status_stop(struct status *st);
 
 /* Takes one sample now (the timer's work; tests call it with their own clock). */
 void status_sample_now(struct status *st, uint64_t now_ms);
+
+/* Link i's ratio in force went from one value to another (the API, on loop 0): noted at
+ * once, however soon it changes again. Changes made elsewhere (a reload) are noted by the
+ * next sample. */
+void status_ratio_changed(struct status *st, unsigned i, unsigned from, unsigned to);
 
 /* Fills snap from the counters (any thread for the atomics; rates, ratios and weights
  * are read as loop 0 keeps them, so call it there). */

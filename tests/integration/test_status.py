@@ -139,7 +139,8 @@ def test_json_api_reports_links_sessions_and_totals(start_proxy, far):
     for key in ("since", "rate_in", "rate_out", "active", "connecting", "connect_ms",
                 "draining", "ratio_config", "byte_share", "weight", "why"):
         assert key in a
-    assert set(a["history"]) == {"in", "out", "active", "state"}
+    assert set(a["history"]) == {"in", "out", "active", "state", "ratio"}
+    assert a["history"]["ratio"][-1] == 3 and a["history"]["state"][-1] == 0
     assert len(a["history"]["in"]) >= 1
     t = doc["totals"]
     assert t["connections"] == 5 and t["bytes_in"] == 4 * size + 4 and t["clients"] >= 1
@@ -230,6 +231,10 @@ def test_drain_stops_new_connections_on_a_link_and_established_ones_continue(sta
     seen = [source_seen(proxy, far) for _ in range(4)]
     assert Counter(seen) == {A: 2, B: 2}
     held.close()
+    # Both changes are in the page's list of link changes (sampled each second).
+    wait_for("the drain and the enable in the events", lambda: [
+        (e["ratio_from"], e["ratio_to"]) for e in get_json(port)["events"]
+        if e["link"] == drained and "ratio_to" in e] == [(1, 0), (0, 1)])
 
 
 def test_ratio_changes_at_runtime_for_new_connections(start_proxy, far):

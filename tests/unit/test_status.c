@@ -88,7 +88,7 @@ TEST(history_keeps_the_last_five_minutes_oldest_first)
     teardown();
 }
 
-TEST(state_changes_are_noted_with_why)
+TEST(state_and_ratio_changes_are_noted)
 {
     setup(1, 1);
     status_sample_now(&st, T0);
@@ -101,6 +101,13 @@ TEST(state_changes_are_noted_with_why)
     ASSERT_STR_EQ(st.events[0].why, "network unreachable");
     status_sample_now(&st, T0 + 2000);
     ASSERT_EQ(st.n_events, 1); /* no change, no event */
+    balancer_set_ratio(&bal, 0, 0);
+    status_sample_now(&st, T0 + 3000);
+    ASSERT_EQ(st.n_events, 2);
+    ASSERT_EQ(st.events[1].is_ratio, 1);
+    ASSERT_EQ(st.events[1].link, 0);
+    ASSERT_EQ(st.events[1].ratio_from, 1);
+    ASSERT_EQ(st.events[1].ratio_to, 0);
     teardown();
 }
 
@@ -195,7 +202,7 @@ main(void)
     log_threshold = LOG_ERROR;
     RUN(rates_are_bytes_per_second_between_samples_and_fill_the_history);
     RUN(history_keeps_the_last_five_minutes_oldest_first);
-    RUN(state_changes_are_noted_with_why);
+    RUN(state_and_ratio_changes_are_noted);
     RUN(shares_compare_what_each_link_received_with_its_ratio);
     RUN(v_line_names_state_reason_and_counters);
     RUN(metrics_text_has_per_link_counters_and_a_cumulative_histogram);
