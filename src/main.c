@@ -1,4 +1,5 @@
 /* dispatch-proxy: options -> links -> listeners -> event loops, until SIGINT/SIGTERM. */
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -412,12 +413,61 @@ setup_health(struct config *cfg)
     return 0;
 }
 
+/* One event loop per thread. Each loop gets a listener of its own (SO_REUSEPORT: the
+ * kernel spreads new connections over them, no lock, no hand-off) where the platform
+ * balances that way; elsewhere (ENOPROTOOPT: Windows, macOS, the PORTABLE build) every loop
+ * watches loop 0's listener and accepts from it (one wakes, the others find nothing), and
+ * loop 0 closes it once all have stopped. Fills bound with the address listened on (the
+ * port the kernel picked for -lport 0). Returns 0, or -1 (message printed). */
+static int
+start_servers(struct config *cfg, struct sockaddr_storage *bound)
+{
+    int shared = 0;
+    socklen_t len = sizeof(*bound);
+    os_sock lfd = server_listen(cfg->listen_host, cfg->listen_port, cfg->threads > 1);
+
+    if (lfd == OS_SOCK_INVALID && cfg->threads > 1 && os_errno() == ENOPROTOOPT) {
+        shared = 1;
+        lfd = server_listen(cfg->listen_host, cfg->listen_port, 0);
+    }
+    if (lfd == OS_SOCK_INVALID) {
+        fprintf(stderr, "dispatch-proxy: cannot listen on %s:%u: %s\n", cfg->listen_host,
+                cfg->listen_port, os_strerror(os_errno()));
+        return -1;
+    }
+    /* With -lport 0 the kernel picked the port; the other loops' listeners need it too. */
+    os_getsockname(lfd, bound, &len);
+    cfg->listen_port =
+        ntohs(bound->ss_family == AF_INET6 ? ((struct sockaddr_in6 *)bound)->sin6_port
+                                           : ((struct sockaddr_in *)bound)->sin_port);
+    for (unsigned i = 0; i < cfg->threads; i++) {
+        enum server_listener role = shared ? SERVER_LISTENER_SHARED : SERVER_LISTENER_OWN;
+        os_sock fd = lfd;
+
+        if (i == 0 && shared)
+            role = SERVER_LISTENER_OWNER;
+        else if (i > 0 && !shared)
+            fd = server_listen(cfg->listen_host, cfg->listen_port, 1);
+        if (fd == OS_SOCK_INVALID || server_init(&app.servers[i], &app.sh, fd, role) == -1) {
+            fprintf(stderr, "dispatch-proxy: cannot start event loop %u: %s\n", i,
+                    os_strerror(os_errno()));
+            return -1;
+        }
+        app.n_servers++;
+    }
+    if (shared)
+        log_info("%u event loops share one listener (no SO_REUSEPORT here)", cfg->threads);
+    return 0;
+}
+
 int
 main(int argc, char **argv)
 {
     struct config *cfg = &app.cfg;
     char err[256];
-    os_sock sfd, lfd;
+    os_sock sfd;
+    struct sockaddr_storage ss;
+    char host[INET6_ADDRSTRLEN];
     int status = 0;
     unsigned long nofile;
     pthread_t *threads;
@@ -456,8 +506,10 @@ main(int argc, char **argv)
     if (cfg->max_clients == 0)
         cfg->max_clients =
             nofile > FDS_RESERVED + 32 ? (unsigned)((nofile - FDS_RESERVED) / 2) : 16;
-    if (cfg->threads == 0)
-        cfg->threads = os_cpu_count();
+    if (cfg->threads == 0) {
+        unsigned cpus = os_cpu_count();
+        cfg->threads = cpus < CFG_THREADS_AUTO_MAX ? cpus : CFG_THREADS_AUTO_MAX;
+    }
 
     relay_set_splice(!cfg->no_splice);
     /* Before any thread starts: POSIX blocks the signals in every thread we start. */
@@ -481,52 +533,28 @@ main(int argc, char **argv)
         fprintf(stderr, "dispatch-proxy: out of memory\n");
         return 1;
     }
-    lfd = server_listen(cfg->listen_host, cfg->listen_port, cfg->threads > 1);
-    if (lfd == OS_SOCK_INVALID) {
-        fprintf(stderr, "dispatch-proxy: cannot listen on %s:%u: %s\n", cfg->listen_host,
-                cfg->listen_port, os_strerror(os_errno()));
+    if (start_servers(cfg, &ss) == -1)
         return 1;
-    }
-    {
-        /* With -lport 0 the kernel picked the port; the other threads need the same one. */
-        struct sockaddr_storage ss;
-        socklen_t len;
-        char host[INET6_ADDRSTRLEN];
-        os_getsockname(lfd, &ss, &len);
-        if (ss.ss_family == AF_INET6) {
-            struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-            inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
-            cfg->listen_port = ntohs(s6->sin6_port);
-        } else {
-            struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-            inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host));
-            cfg->listen_port = ntohs(s4->sin_port);
-        }
-        for (unsigned i = 0; i < cfg->threads; i++) {
-            os_sock fd = i == 0 ? lfd : server_listen(cfg->listen_host, cfg->listen_port, 1);
-            if (fd == OS_SOCK_INVALID || server_init(&app.servers[i], &app.sh, fd) == -1) {
-                fprintf(stderr, "dispatch-proxy: cannot start event loop %u: %s\n", i,
-                        os_strerror(os_errno()));
-                return 1;
-            }
-            app.n_servers++;
-        }
-        status_init(&app.status, app.links, &app.bal, &app.sh, app.servers, app.n_servers);
-        status_start(&app.status, app.servers[0].loop, log_threshold >= LOG_DEBUG);
-        if (cfg->status_listen[0] != '\0' && start_status_page(cfg) == -1)
-            return 2;
-        if (drop_privileges(cfg->user) == -1)
-            return 2;
-        if (!dialer_binds_device())
-            log_warn("this build does not bind sockets to interfaces (NOBIND): Linux may "
-                     "send connections out of the wrong uplink");
-        if (!access_guarded(cfg) && access_exposure((struct sockaddr *)&ss) != ACCESS_LOOPBACK)
-            log_warn("listening on %s without -auth or -allow: anyone who can reach it can "
-                     "use this proxy to reach any host through your links (an open proxy)",
-                     host);
-        log_info("SOCKS server started at %s%s%s:%u", ss.ss_family == AF_INET6 ? "[" : "", host,
-                 ss.ss_family == AF_INET6 ? "]" : "", cfg->listen_port);
-    }
+    status_init(&app.status, app.links, &app.bal, &app.sh, app.servers, app.n_servers);
+    status_start(&app.status, app.servers[0].loop, log_threshold >= LOG_DEBUG);
+    if (cfg->status_listen[0] != '\0' && start_status_page(cfg) == -1)
+        return 2;
+    if (drop_privileges(cfg->user) == -1)
+        return 2;
+    if (!dialer_binds_device())
+        log_warn("this build does not bind sockets to interfaces (NOBIND): Linux may "
+                 "send connections out of the wrong uplink");
+    inet_ntop(ss.ss_family,
+              ss.ss_family == AF_INET6 ? (void *)&((struct sockaddr_in6 *)&ss)->sin6_addr
+                                       : (void *)&((struct sockaddr_in *)&ss)->sin_addr,
+              host, sizeof(host));
+    if (!access_guarded(cfg) && access_exposure((struct sockaddr *)&ss) != ACCESS_LOOPBACK)
+        log_warn("listening on %s without -auth or -allow: anyone who can reach it can "
+                 "use this proxy to reach any host through your links (an open proxy)",
+                 host);
+    log_info("SOCKS server started at %s%s%s:%u (%u event loop%s)",
+             ss.ss_family == AF_INET6 ? "[" : "", host, ss.ss_family == AF_INET6 ? "]" : "",
+             cfg->listen_port, app.n_servers, app.n_servers == 1 ? "" : "s");
 
     loop_io_init(&app.signal_io, sfd, signal_cb);
     loop_io_set(app.servers[0].loop, &app.signal_io, LOOP_READ);

@@ -10,6 +10,7 @@
 #define CFG_AUTH_MAX 64
 #define CFG_ALLOW_MAX 64
 #define CFG_FILE_MAX (1024 * 1024) /* -config: larger files are refused */
+#define CFG_THREADS_AUTO_MAX 8     /* -threads auto: one loop per online CPU, at most this */
 
 /* A link as written (command line operand or "link" line), parsed once every option is
  * known (-tunnel changes what a link is). line 0: the command line. */
@@ -31,7 +32,7 @@ struct config {
     unsigned handshake_timeout_ms;
     unsigned idle_timeout_ms; /* 0: relayed connections never time out while idle */
     unsigned max_clients;     /* 0: derived from RLIMIT_NOFILE at start */
-    unsigned threads;         /* event loops; 0: number of CPUs */
+    unsigned threads;         /* event loops; 0 (auto): one per online CPU, capped */
     int no_splice;            /* -no-splice: copy through buffers even where splice works */
     char user[64];            /* -user: drop root privileges to this user after start-up */
     /* Access (src/access.h). -auth values point into argv. */

@@ -135,6 +135,24 @@ set_policy(struct config *cfg, const struct opt_row *row, const char *value, cha
     return 0;
 }
 
+/* "auto" (stored as 0: one loop per online CPU, at most CFG_THREADS_AUTO_MAX) or a count
+ * from 0 (auto too) to 64. */
+static int
+set_threads(struct config *cfg, const struct opt_row *row, const char *value, char *why, size_t wl)
+{
+    unsigned long n;
+
+    (void)row, (void)why, (void)wl;
+    if (strcmp(value, "auto") == 0) {
+        cfg->threads = 0;
+        return 0;
+    }
+    if (parse_uint(value, 0, 64, &n) == -1)
+        return -1;
+    cfg->threads = (unsigned)n;
+    return 0;
+}
+
 static int
 check_probe(struct config *cfg, const struct opt_row *row, const char *value, char *why, size_t wl)
 {
@@ -226,8 +244,9 @@ const struct opt_row options_table[] = {
      OPT_ANYWHERE, NULL, "close relayed connections idle that long (0: never)"},
     {"max-clients", NULL, "N", OPT_T_UINT, CFG(max_clients), 1, 10000000, NULL, OPT_ANYWHERE, NULL,
      "concurrent clients (default: from the open-file limit)"},
-    {"threads", NULL, "N", OPT_T_UINT, CFG(threads), 0, 64, "1", OPT_ANYWHERE, NULL,
-     "event loops (0: one per CPU)"},
+    {"threads", NULL, "N|auto", OPT_T_CUSTOM, NOWHERE, 0, 0, "auto", OPT_ANYWHERE, set_threads,
+     "event loops (auto: one per online CPU, at most 8;\n"
+     "0 is auto too; 1 runs everything on one thread)"},
     {"policy", NULL, "NAME", OPT_T_CUSTOM, NOWHERE, 0, 0, "wrr", OPT_ANYWHERE, set_policy,
      "how links are chosen\n"
      "  wrr       weighted round robin by the ratios\n"

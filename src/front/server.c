@@ -138,8 +138,12 @@ stop_cb(struct loop_work *w)
     loop_timer_stop(srv->loop, &srv->accept_pause);
     if (srv->listen_fd != OS_SOCK_INVALID) {
         loop_io_stop(srv->loop, &srv->listen_io);
-        os_close(srv->listen_fd);
-        srv->listen_fd = OS_SOCK_INVALID;
+        /* A shared listener may still be watched by another loop (poll or WSAPoll on a
+         * closed socket is undefined): its owner closes it in server_destroy. */
+        if (srv->listener == SERVER_LISTENER_OWN)
+            os_close(srv->listen_fd);
+        if (srv->listener != SERVER_LISTENER_OWNER)
+            srv->listen_fd = OS_SOCK_INVALID;
     }
     while (!LIST_EMPTY(&srv->sessions))
         session_close(LIST_FIRST(&srv->sessions));
@@ -147,11 +151,12 @@ stop_cb(struct loop_work *w)
 }
 
 int
-server_init(struct server *srv, struct shared *sh, os_sock listen_fd)
+server_init(struct server *srv, struct shared *sh, os_sock listen_fd, enum server_listener listener)
 {
     memset(srv, 0, sizeof(*srv));
     srv->sh = sh;
     srv->listen_fd = listen_fd;
+    srv->listener = listener;
     LIST_INIT(&srv->sessions);
     srv->loop = loop_new();
     if (srv->loop == NULL)
@@ -182,7 +187,7 @@ server_stop(struct server *srv)
 void
 server_destroy(struct server *srv)
 {
-    if (srv->listen_fd != OS_SOCK_INVALID) {
+    if (srv->listen_fd != OS_SOCK_INVALID && srv->listener != SERVER_LISTENER_SHARED) {
         os_close(srv->listen_fd);
         srv->listen_fd = OS_SOCK_INVALID;
     }

@@ -28,10 +28,18 @@ struct shared {
     _Atomic uint64_t n_accepted, n_refused_full;
 };
 
+/* Who a loop's listening socket belongs to. */
+enum server_listener {
+    SERVER_LISTENER_OWN,    /* this loop's alone (SO_REUSEPORT, or one loop): closed at stop */
+    SERVER_LISTENER_OWNER,  /* shared with other loops, this one closes it (at destroy) */
+    SERVER_LISTENER_SHARED, /* shared, another loop's: only watched, never closed here */
+};
+
 struct server {
     struct loop *loop;
     struct shared *sh;
     os_sock listen_fd;
+    enum server_listener listener;
     struct loop_io listen_io;
     struct loop_timer accept_pause; /* EMFILE back-off, max-clients wait */
     struct loop_work stop_work;
@@ -40,15 +48,21 @@ struct server {
     int accept_failing; /* out of fds or memory: said once, until accepting works again */
 };
 
-/* Opens a listening socket on host:port (SO_REUSEPORT when reuseport). Returns the fd or
- * -1 with errno set. */
+/* Opens a listening socket on host:port (SO_REUSEPORT when reuseport; ENOPROTOOPT where
+ * the platform cannot spread connections over several listeners that way). Returns the
+ * fd or OS_SOCK_INVALID with os_errno(). */
 os_sock server_listen(const char *host, uint16_t port, int reuseport);
 
-/* Prepares a server on an already listening fd. Returns 0 or -1. */
-int server_init(struct server *srv, struct shared *sh, os_sock listen_fd);
+/* Prepares a server on an already listening fd. A listener shared by several loops is
+ * watched by each (each accepts from it; a loop that finds nothing moves on) and closed by
+ * its SERVER_LISTENER_OWNER in server_destroy, once every loop has stopped watching it.
+ * Returns 0 or -1. */
+int server_init(struct server *srv, struct shared *sh, os_sock listen_fd,
+                enum server_listener listener);
 /* Runs the server's loop until server_stop. */
 int server_run(struct server *srv);
-/* Thread-safe: asks the server to close its listener and sessions and return from run. */
+/* Thread-safe: asks the server to stop accepting (closing a listener of its own), close its
+ * sessions and return from run. */
 void server_stop(struct server *srv);
 void server_destroy(struct server *srv);
 

@@ -70,7 +70,9 @@ void os_set_keepalive(os_sock s, int idle_s, int intvl_s, int cnt);
 /* Closing sends RST instead of FIN (SO_LINGER 0). */
 void os_set_linger_rst(os_sock s);
 /* A listener: address reuse, and per-loop sharing (SO_REUSEPORT) when reuseport is set;
- * v6only for AF_INET6 listeners. Returns 0 or -1 (only reuseport can fail). */
+ * v6only for AF_INET6 listeners. Returns 0 or -1 (only reuseport can fail: ENOPROTOOPT
+ * where the kernel would not spread connections over several listeners; the loops then
+ * share one listener). */
 int os_set_listener_opts(os_sock s, int family, int reuseport);
 /* Let bind(addr:0) leave the port to connect() (IP_BIND_ADDRESS_NO_PORT), so that many
  * connections from one source address do not exhaust the ephemeral ports. */

@@ -305,6 +305,46 @@ def test_client_arriving_after_idle_gets_the_full_handshake_timeout(start_proxy)
         assert recv_exact(sock, 2) == b"\x05\x00"
 
 
+# --- event loops ------------------------------------------------------------------------
+
+def listening_sockets(port):
+    """How many sockets listen on 127.0.0.1:port (/proc/net/tcp, state 0A)."""
+    with open("/proc/net/tcp") as f:
+        rows = [line.split() for line in f.readlines()[1:]]
+    return sum(1 for r in rows if r[3] == "0A" and r[1] == f"0100007F:{port:04X}")
+
+
+@pytest.mark.parametrize("threads", ["1", "2", "3"])
+def test_every_event_loop_accepts_and_32_concurrent_clients_all_get_their_bytes(
+        start_proxy, far, threads):
+    """-threads N: N loops, each with its own listener where the kernel spreads connections
+    over listeners (SO_REUSEPORT), else all sharing one (the proxy says so); either way
+    every client is served, whichever loop accepts it."""
+    proxy = start_proxy("-threads", threads, "127.0.0.1")
+    n = int(threads)
+    assert any(f"({n} event loop" in line for line in proxy.lines), proxy.log()
+    shared = any("share one listener" in line for line in proxy.lines)
+    assert listening_sockets(proxy.port) == (1 if shared else n), proxy.log()
+
+    socks_open = [socks5_connect(proxy.addr, "127.0.0.1", far.echo) for _ in range(32)]
+    try:
+        for i, (sock, reply) in enumerate(socks_open):
+            assert reply.rep == REP_OK
+            sock.sendall(b"client %02d" % i)
+        for i, (sock, _) in enumerate(socks_open):
+            assert recv_exact(sock, 9) == b"client %02d" % i
+    finally:
+        for sock, _ in socks_open:
+            sock.close()
+    assert proxy.proc.poll() is None
+
+
+def test_threads_auto_is_the_default_one_loop_per_cpu_at_most_8(start_proxy):
+    proxy = start_proxy("127.0.0.1")
+    n = min(os.sysconf("SC_NPROCESSORS_ONLN"), 8)
+    assert any(f"({n} event loop" in line for line in proxy.lines), proxy.log()
+
+
 # --- command line -----------------------------------------------------------------------
 
 def run_cli(dp_bin, *args):

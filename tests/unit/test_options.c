@@ -68,7 +68,7 @@ TEST(defaults_are_the_documented_ones)
     ASSERT_EQ(cfg.connect_timeout_ms, 10000);
     ASSERT_EQ(cfg.handshake_timeout_ms, 10000);
     ASSERT_EQ(cfg.idle_timeout_ms, 0);
-    ASSERT_EQ(cfg.threads, 1);
+    ASSERT_EQ(cfg.threads, 0); /* auto */
     ASSERT_EQ(cfg.fail_threshold, 3);
     ASSERT_EQ(cfg.probe_interval_ms, 5000);
     ASSERT_EQ(cfg.race_delay_ms, 1500);
@@ -139,6 +139,19 @@ TEST(a_file_sets_every_kind_of_value)
     ASSERT_EQ(cfg.pending[1].line, 16);
 }
 
+TEST(threads_takes_auto_or_a_count)
+{
+    ASSERT_EQ(parse_text("threads 1\n"), 0);
+    ASSERT_EQ(cfg.threads, 1);
+    ASSERT_EQ(parse_text("threads auto\n"), 0);
+    ASSERT_EQ(cfg.threads, 0);
+    ASSERT_EQ(parse_text("threads 0\n"), 0); /* 0 has always meant one per CPU */
+    ASSERT_EQ(cfg.threads, 0);
+    ASSERT_EQ(parse_text("threads 64\n"), 0);
+    ASSERT_EQ(cfg.threads, 64);
+    TEXT_ERR("threads Auto2\n", "t.conf:1: threads: bad value \"Auto2\" for -threads");
+}
+
 TEST(every_file_error_names_the_line_and_key)
 {
     TEXT_ERR("threads 2\nbogus 1\n", "t.conf:2: unknown key \"bogus\"");
@@ -146,7 +159,7 @@ TEST(every_file_error_names_the_line_and_key)
     TEXT_ERR("config other.conf\n", "t.conf:1: config: only on the command line");
     TEXT_ERR("# x\nhelp\n", "t.conf:2: help: only on the command line");
     TEXT_ERR("check-config\n", "t.conf:1: check-config: only on the command line");
-    TEXT_ERR("threads\n", "t.conf:1: threads: needs a value (N)");
+    TEXT_ERR("threads\n", "t.conf:1: threads: needs a value (N|auto)");
     TEXT_ERR("threads 65\n", "t.conf:1: threads: bad value \"65\" for -threads");
     TEXT_ERR("lport 8080\nconnect-timeout -1\n", "t.conf:2: connect-timeout: bad value");
     TEXT_ERR("policy fastest\n", "t.conf:1: policy: bad value \"fastest\"");
@@ -247,6 +260,7 @@ main(void)
     RUN(defaults_are_the_documented_ones);
     RUN(usage_shows_every_row_and_its_default);
     RUN(a_file_sets_every_kind_of_value);
+    RUN(threads_takes_auto_or_a_count);
     RUN(every_file_error_names_the_line_and_key);
     RUN(config_on_the_command_line);
     RUN(command_line_errors_keep_their_wording);

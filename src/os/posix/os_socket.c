@@ -226,7 +226,13 @@ os_set_listener_opts(os_sock s, int family, int reuseport)
     if (family == AF_INET6)
         setsockopt(s, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
     if (reuseport) {
-#ifdef SO_REUSEPORT
+        /* Only where the kernel spreads new connections over the listeners: Linux's
+         * SO_REUSEPORT, FreeBSD's SO_REUSEPORT_LB. macOS and the other BSDs accept
+         * SO_REUSEPORT but hand every connection to one socket, so the loops share one
+         * listener there instead (as the PORTABLE build does, to prove that path). */
+#if defined(SO_REUSEPORT_LB) && !defined(DP_PORTABLE)
+        return setsockopt(s, SOL_SOCKET, SO_REUSEPORT_LB, &one, sizeof(one));
+#elif defined(SO_REUSEPORT) && defined(__linux__) && !defined(DP_PORTABLE)
         return setsockopt(s, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
 #else
         errno = ENOPROTOOPT;
