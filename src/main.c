@@ -417,18 +417,20 @@ setup_health(struct config *cfg)
  * kernel spreads new connections over them, no lock, no hand-off) where the platform
  * balances that way; elsewhere (ENOPROTOOPT: Windows, macOS, the PORTABLE build) every loop
  * watches loop 0's listener and accepts from it (one wakes, the others find nothing), and
- * loop 0 closes it once all have stopped. Fills bound with the address listened on (the
- * port the kernel picked for -lport 0). Returns 0, or -1 (message printed). */
+ * loop 0 closes it once all have stopped. Outside -tunnel, where clients speak first, the
+ * listeners defer accept until the first bytes (a tunnelled protocol may wait for the
+ * server to speak). Fills bound with the address listened on (the port the kernel picked
+ * for -lport 0). Returns 0, or -1 (message printed). */
 static int
 start_servers(struct config *cfg, struct sockaddr_storage *bound)
 {
-    int shared = 0;
+    int defer = !cfg->tunnel, shared = 0;
     socklen_t len = sizeof(*bound);
-    os_sock lfd = server_listen(cfg->listen_host, cfg->listen_port, cfg->threads > 1);
+    os_sock lfd = server_listen(cfg->listen_host, cfg->listen_port, cfg->threads > 1, &defer);
 
     if (lfd == OS_SOCK_INVALID && cfg->threads > 1 && os_errno() == ENOPROTOOPT) {
         shared = 1;
-        lfd = server_listen(cfg->listen_host, cfg->listen_port, 0);
+        lfd = server_listen(cfg->listen_host, cfg->listen_port, 0, &defer);
     }
     if (lfd == OS_SOCK_INVALID) {
         fprintf(stderr, "dispatch-proxy: cannot listen on %s:%u: %s\n", cfg->listen_host,
@@ -443,16 +445,18 @@ start_servers(struct config *cfg, struct sockaddr_storage *bound)
     for (unsigned i = 0; i < cfg->threads; i++) {
         enum server_listener role = shared ? SERVER_LISTENER_SHARED : SERVER_LISTENER_OWN;
         os_sock fd = lfd;
+        int d = defer;
 
         if (i == 0 && shared)
             role = SERVER_LISTENER_OWNER;
         else if (i > 0 && !shared)
-            fd = server_listen(cfg->listen_host, cfg->listen_port, 1);
+            fd = server_listen(cfg->listen_host, cfg->listen_port, 1, &d);
         if (fd == OS_SOCK_INVALID || server_init(&app.servers[i], &app.sh, fd, role) == -1) {
             fprintf(stderr, "dispatch-proxy: cannot start event loop %u: %s\n", i,
                     os_strerror(os_errno()));
             return -1;
         }
+        app.servers[i].read_at_accept = d;
         app.n_servers++;
     }
     if (shared)

@@ -562,7 +562,7 @@ admin_start(struct admin *a, struct status *st, struct loop *loop, const char *h
     LIST_INIT(&a->conns);
     a->st = st;
     a->loop = loop;
-    a->fd = server_listen(host, port, 0);
+    a->fd = server_listen(host, port, 0, NULL);
     if (a->fd == OS_SOCK_INVALID) {
         snprintf(err, errlen, "cannot listen on %s:%u for -status: %s", host, port,
                  os_strerror(os_errno()));

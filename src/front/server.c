@@ -12,9 +12,12 @@
 
 #define ACCEPT_BATCH 64
 #define ACCEPT_PAUSE_MS 100 /* after EMFILE/ENFILE or max-clients: wait, never spin */
+/* TCP_DEFER_ACCEPT: a client silent this long is handed over anyway (then the handshake
+ * timeout runs). Every client of ours speaks first, so its first bytes come with it. */
+#define DEFER_ACCEPT_S 1
 
 os_sock
-server_listen(const char *host, uint16_t port, int reuseport)
+server_listen(const char *host, uint16_t port, int reuseport, int *defer_accept)
 {
     struct addrinfo hints = {0}, *res = NULL;
     char portstr[8];
@@ -37,6 +40,8 @@ server_listen(const char *host, uint16_t port, int reuseport)
      * one listener between the loops (the caller falls back). */
     if (os_set_listener_opts(fd, res->ai_family, reuseport) == -1)
         goto fail;
+    if (defer_accept != NULL && *defer_accept && os_set_defer_accept(fd, DEFER_ACCEPT_S) == -1)
+        *defer_accept = 0;
     /* Accepted sockets inherit these on Linux: keepalive finds vanished clients, and no
      * Nagle delay on handshake replies. */
     sockopt_keepalive(fd);

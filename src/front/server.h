@@ -40,6 +40,7 @@ struct server {
     struct shared *sh;
     os_sock listen_fd;
     enum server_listener listener;
+    int read_at_accept; /* the listener defers accept until data: read at once */
     struct loop_io listen_io;
     struct loop_timer accept_pause; /* EMFILE back-off, max-clients wait */
     struct loop_work stop_work;
@@ -49,9 +50,11 @@ struct server {
 };
 
 /* Opens a listening socket on host:port (SO_REUSEPORT when reuseport; ENOPROTOOPT where
- * the platform cannot spread connections over several listeners that way). Returns the
- * fd or OS_SOCK_INVALID with os_errno(). */
-os_sock server_listen(const char *host, uint16_t port, int reuseport);
+ * the platform cannot spread connections over several listeners that way). defer_accept:
+ * the kernel hands a connection over only once the client has sent something (Linux
+ * TCP_DEFER_ACCEPT; nowhere else): *defer_accept is cleared where that did not happen
+ * (NULL: not wanted). Returns the fd or OS_SOCK_INVALID with os_errno(). */
+os_sock server_listen(const char *host, uint16_t port, int reuseport, int *defer_accept);
 
 /* Prepares a server on an already listening fd. A listener shared by several loops is
  * watched by each (each accepts from it; a loop that finds nothing moves on) and closed by

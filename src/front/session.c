@@ -645,7 +645,12 @@ session_start(struct server *srv, os_sock fd, const struct sockaddr *peer)
         }
         loop_io_set(srv->loop, &s->relay.client, 0);
         connect_target(s);
+        return 0;
     }
+    /* TCP_DEFER_ACCEPT handed the client over with its first bytes: read them now rather
+     * than after another trip through the poller. */
+    if (srv->read_at_accept)
+        handshake_cb(&s->relay.client, LOOP_READ);
     return 0;
 
 err_hs:

@@ -74,6 +74,12 @@ void os_set_linger_rst(os_sock s);
  * where the kernel would not spread connections over several listeners; the loops then
  * share one listener). */
 int os_set_listener_opts(os_sock s, int family, int reuseport);
+/* A listener hands a connection to accept() only once the client has sent data, or after
+ * about seconds of silence (Linux TCP_DEFER_ACCEPT): the first read right after accept
+ * then finds the client's first message, with no wake-up in between. Returns 0, or -1
+ * where the platform has no such option (Windows; the BSDs' accept filters are not used):
+ * then nothing changed. */
+int os_set_defer_accept(os_sock s, int seconds);
 /* Let bind(addr:0) leave the port to connect() (IP_BIND_ADDRESS_NO_PORT), so that many
  * connections from one source address do not exhaust the ephemeral ports. */
 void os_set_bind_no_port(os_sock s);

@@ -242,6 +242,18 @@ os_set_listener_opts(os_sock s, int family, int reuseport)
     return 0;
 }
 
+int
+os_set_defer_accept(os_sock s, int seconds)
+{
+#if defined(TCP_DEFER_ACCEPT) && !defined(DP_PORTABLE)
+    return setsockopt(s, IPPROTO_TCP, TCP_DEFER_ACCEPT, &seconds, sizeof(seconds));
+#else
+    (void)s, (void)seconds;
+    errno = ENOPROTOOPT;
+    return -1;
+#endif
+}
+
 void
 os_set_bind_no_port(os_sock s)
 {
