@@ -336,8 +336,10 @@ json_ratio(const uint8_t *body, size_t len)
         return -1;
     errno = 0;
     v = strtol(p, &end, 10);
-    if (errno != 0 || v > ADMIN_RATIO_MAX)
-        return -1;
+    while (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n')
+        end++;
+    if (errno != 0 || v > ADMIN_RATIO_MAX || (*end != ',' && *end != '}'))
+        return -1; /* 3.5, 3x, 1e3: not a ratio */
     return v;
 }
 

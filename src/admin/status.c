@@ -390,7 +390,7 @@ collect_part_cb(struct loop_work *w)
         struct status_session *o;
 
         p->total++;
-        if (p->n == STATUS_SESSIONS_PER_LOOP || s->state == S_CLOSED)
+        if (p->n == p->cap || s->state == S_CLOSED)
             continue;
         o = &p->v[p->n++];
         o->id = s->id;
@@ -414,7 +414,7 @@ collect_part_cb(struct loop_work *w)
 struct status_collect *
 status_collect_sessions(struct status *st, status_collect_cb cb, void *arg)
 {
-    size_t n = st->n_servers;
+    size_t n = st->n_servers, cap;
     struct status_collect *c = calloc(1, sizeof(*c) + n * sizeof(c->parts[0]));
 
     if (c == NULL)
@@ -425,8 +425,13 @@ status_collect_sessions(struct status *st, status_collect_cb cb, void *arg)
     c->n_parts = (unsigned)n;
     c->done_work.cb = collect_done_cb;
     atomic_init(&c->pending, (unsigned)n);
+    /* Room for the sessions open now (and a few more), STATUS_SESSIONS_PER_LOOP at most. */
+    cap = atomic_load_explicit(&st->sh->n_clients, memory_order_relaxed) + 16;
+    if (cap > STATUS_SESSIONS_PER_LOOP)
+        cap = STATUS_SESSIONS_PER_LOOP;
     for (size_t i = 0; i < n; i++) {
-        c->parts[i].v = calloc(STATUS_SESSIONS_PER_LOOP, sizeof(struct status_session));
+        c->parts[i].cap = cap;
+        c->parts[i].v = calloc(cap, sizeof(struct status_session));
         if (c->parts[i].v == NULL) {
             status_collect_free(c);
             return NULL;

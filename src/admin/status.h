@@ -160,8 +160,8 @@ struct status_collect_part {
     struct loop_work work;
     struct status_collect *c;
     struct server *srv;
-    struct status_session *v; /* STATUS_SESSIONS_PER_LOOP slots */
-    size_t n, total;
+    struct status_session *v; /* cap slots (STATUS_SESSIONS_PER_LOOP at most) */
+    size_t cap, n, total;
 };
 
 struct status_collect {

@@ -153,6 +153,14 @@ def test_json_api_reports_links_sessions_and_totals(start_proxy, far):
     assert s["client"].startswith("127.0.0.1:") and s["age_s"] >= 0
     held.close()
 
+    tunnel = socket.create_connection(proxy.addr, timeout=10)
+    with tunnel:
+        tunnel.sendall(b"CONNECT 127.0.0.1:%d HTTP/1.1\r\nHost: x\r\n\r\n" % far["echo"])
+        assert recv_exact(tunnel, 12) == b"HTTP/1.1 200"
+        listed = get_json(port)["sessions"]["list"]
+        assert any(s["proto"] == "http" and s["target"] == f"127.0.0.1:{far['echo']}"
+                   for s in listed), listed
+
     links = get_json(port, "/api/links")["links"]
     assert [link["label"] for link in links] == [A, B] and "history" not in links[0]
 
@@ -245,7 +253,7 @@ def test_ratio_changes_at_runtime_for_new_connections(start_proxy, far):
     assert Counter(seen) == {A: 6, B: 2}
     a = get_json(port, "/api/links")["links"][0]
     assert (a["ratio"], a["ratio_config"], a["ratio_share"]) == (3, 3, 0.75)
-    for bad in ({"ratio": 0}, {"ratio": 1001}, {"ratio": "3"}, {}):
+    for bad in ({"ratio": 0}, {"ratio": 1001}, {"ratio": "3"}, {"ratio": 3.5}, {}):
         status, body = post_json(port, "/api/links/0/ratio", bad)
         assert status == 400, bad
     assert post_json(port, "/api/links/7/drain", {})[0] == 404
