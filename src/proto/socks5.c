@@ -10,8 +10,8 @@
 
 #include <string.h>
 
-/* Fixed part of a request before DST.ADDR: VER CMD RSV ATYP. */
-#define REQ_HDR_LEN 4
+/* A request's fixed part before ATYP DST.ADDR DST.PORT: VER CMD RSV. */
+#define REQ_ADDR_OFF 3
 
 static uint16_t
 get_be16(const uint8_t *p)
@@ -79,10 +79,61 @@ socks5_parse_auth(const uint8_t *buf, size_t len, size_t *consumed, struct socks
 /* A domain must become a C string, so an empty name or one holding a NUL is refused
  * (REP 1) as soon as the offending byte is seen. */
 enum parse_status
+socks5_parse_addr(const uint8_t *buf, size_t len, size_t *consumed, struct target *out, int *rep)
+{
+    size_t alen, have, dlen = 0;
+
+    if (len < 1)
+        return PARSE_MORE;
+    switch (buf[0]) {
+    case TARGET_IPV4:
+        alen = 4;
+        break;
+    case TARGET_IPV6:
+        alen = 16;
+        break;
+    case TARGET_DOMAIN:
+        if (len < 2)
+            return PARSE_MORE;
+        dlen = buf[1];
+        if (dlen == 0) {
+            *rep = SOCKS5_REP_GENERAL;
+            return PARSE_ERROR;
+        }
+        have = len - 2;
+        if (memchr(buf + 2, '\0', have < dlen ? have : dlen) != NULL) {
+            *rep = SOCKS5_REP_GENERAL;
+            return PARSE_ERROR;
+        }
+        alen = 1 + dlen;
+        break;
+    default:
+        *rep = SOCKS5_REP_ATYP_UNSUPPORTED;
+        return PARSE_ERROR;
+    }
+    if (len < 1 + alen + 2)
+        return PARSE_MORE;
+
+    memset(out, 0, sizeof(*out));
+    out->type = (enum target_type)buf[0];
+    if (out->type == TARGET_DOMAIN) {
+        memcpy(out->host, buf + 2, dlen);
+        out->host[dlen] = '\0';
+    } else {
+        memcpy(out->addr, buf + 1, alen);
+    }
+    out->port = get_be16(buf + 1 + alen);
+    *consumed = 1 + alen + 2;
+    return PARSE_DONE;
+}
+
+enum parse_status
 socks5_parse_request(const uint8_t *buf, size_t len, size_t *consumed, struct socks5_request *out,
                      int *rep)
 {
-    size_t alen, have, dlen = 0;
+    struct target t;
+    size_t used = 0;
+    enum parse_status st;
 
     if (len < 1)
         return PARSE_MORE;
@@ -97,49 +148,15 @@ socks5_parse_request(const uint8_t *buf, size_t len, size_t *consumed, struct so
         return PARSE_ERROR;
     }
     /* buf[2] is RSV: ignored, whatever its value. */
-    if (len < REQ_HDR_LEN)
+    if (len < REQ_ADDR_OFF)
         return PARSE_MORE;
-
-    switch (buf[3]) {
-    case TARGET_IPV4:
-        alen = 4;
-        break;
-    case TARGET_IPV6:
-        alen = 16;
-        break;
-    case TARGET_DOMAIN:
-        if (len < REQ_HDR_LEN + 1)
-            return PARSE_MORE;
-        dlen = buf[REQ_HDR_LEN];
-        if (dlen == 0) {
-            *rep = SOCKS5_REP_GENERAL;
-            return PARSE_ERROR;
-        }
-        have = len - (REQ_HDR_LEN + 1);
-        if (memchr(buf + REQ_HDR_LEN + 1, '\0', have < dlen ? have : dlen) != NULL) {
-            *rep = SOCKS5_REP_GENERAL;
-            return PARSE_ERROR;
-        }
-        alen = 1 + dlen;
-        break;
-    default:
-        *rep = SOCKS5_REP_ATYP_UNSUPPORTED;
-        return PARSE_ERROR;
-    }
-    if (len < REQ_HDR_LEN + alen + 2)
-        return PARSE_MORE;
-
+    st = socks5_parse_addr(buf + REQ_ADDR_OFF, len - REQ_ADDR_OFF, &used, &t, rep);
+    if (st != PARSE_DONE)
+        return st;
     memset(out, 0, sizeof(*out));
     out->cmd = buf[1];
-    out->target.type = (enum target_type)buf[3];
-    if (out->target.type == TARGET_DOMAIN) {
-        memcpy(out->target.host, buf + REQ_HDR_LEN + 1, dlen);
-        out->target.host[dlen] = '\0';
-    } else {
-        memcpy(out->target.addr, buf + REQ_HDR_LEN, alen);
-    }
-    out->target.port = get_be16(buf + REQ_HDR_LEN + alen);
-    *consumed = REQ_HDR_LEN + alen + 2;
+    out->target = t;
+    *consumed = REQ_ADDR_OFF + used;
     return PARSE_DONE;
 }
 
@@ -170,7 +187,7 @@ is_v4_mapped(const uint8_t a[16])
  * address (a dual-stack socket that left over IPv4) is reported as the IPv4 it is.
  * Families other than AF_INET/AF_INET6 are reported like NULL: 0.0.0.0:0. */
 size_t
-socks5_write_reply(uint8_t *out, uint8_t rep, const struct sockaddr *bnd)
+socks5_write_addr(uint8_t *out, const struct sockaddr *sa)
 {
     const uint8_t *addr = NULL;
     size_t alen = 4;
@@ -178,16 +195,12 @@ socks5_write_reply(uint8_t *out, uint8_t rep, const struct sockaddr *bnd)
     struct sockaddr_in sin;
     struct sockaddr_in6 sin6;
 
-    out[0] = SOCKS5_VERSION;
-    out[1] = rep;
-    out[2] = 0x00;
-
-    if (bnd != NULL && bnd->sa_family == AF_INET) {
-        memcpy(&sin, bnd, sizeof(sin));
+    if (sa != NULL && sa->sa_family == AF_INET) {
+        memcpy(&sin, sa, sizeof(sin));
         addr = (const uint8_t *)&sin.sin_addr;
         memcpy(port, &sin.sin_port, 2);
-    } else if (bnd != NULL && bnd->sa_family == AF_INET6) {
-        memcpy(&sin6, bnd, sizeof(sin6));
+    } else if (sa != NULL && sa->sa_family == AF_INET6) {
+        memcpy(&sin6, sa, sizeof(sin6));
         addr = (const uint8_t *)&sin6.sin6_addr;
         memcpy(port, &sin6.sin6_port, 2);
         if (is_v4_mapped(addr))
@@ -196,11 +209,20 @@ socks5_write_reply(uint8_t *out, uint8_t rep, const struct sockaddr *bnd)
             alen = 16;
     }
 
-    out[3] = alen == 16 ? TARGET_IPV6 : TARGET_IPV4;
+    out[0] = alen == 16 ? TARGET_IPV6 : TARGET_IPV4;
     if (addr != NULL)
-        memcpy(out + 4, addr, alen);
+        memcpy(out + 1, addr, alen);
     else
-        memset(out + 4, 0, alen);
-    memcpy(out + 4 + alen, port, 2);
-    return 4 + alen + 2;
+        memset(out + 1, 0, alen);
+    memcpy(out + 1 + alen, port, 2);
+    return 1 + alen + 2;
+}
+
+size_t
+socks5_write_reply(uint8_t *out, uint8_t rep, const struct sockaddr *bnd)
+{
+    out[0] = SOCKS5_VERSION;
+    out[1] = rep;
+    out[2] = 0x00;
+    return 3 + socks5_write_addr(out + 3, bnd);
 }

@@ -67,11 +67,20 @@ struct socks5_request {
 enum parse_status socks5_parse_request(const uint8_t *buf, size_t len, size_t *consumed,
                                        struct socks5_request *out, int *rep);
 
+/* The address part shared by requests and UDP datagrams (socks5_udp.h): ATYP DST.ADDR
+ * DST.PORT. On PARSE_ERROR *rep is SOCKS5_REP_ATYP_UNSUPPORTED (unknown ATYP) or
+ * SOCKS5_REP_GENERAL (empty domain, or a NUL in it); out is written only on PARSE_DONE. */
+enum parse_status socks5_parse_addr(const uint8_t *buf, size_t len, size_t *consumed,
+                                    struct target *out, int *rep);
+
 /* Encoders. Each writes into out (at least SOCKS5_REPLY_MAX bytes) and returns the length. */
 #define SOCKS5_REPLY_MAX 22
 size_t socks5_write_method(uint8_t *out, uint8_t method);
 size_t socks5_write_auth_status(uint8_t *out, int ok);
 /* bnd: the outgoing socket's local address (AF_INET or AF_INET6), or NULL for 0.0.0.0:0 */
 size_t socks5_write_reply(uint8_t *out, uint8_t rep, const struct sockaddr *bnd);
+/* ATYP ADDR PORT of sa (a v4-mapped IPv6 address as IPv4; NULL or another family as
+ * 0.0.0.0:0): 7 or 19 bytes. */
+size_t socks5_write_addr(uint8_t *out, const struct sockaddr *sa);
 
 #endif
