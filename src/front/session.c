@@ -441,8 +441,6 @@ socks5_step(struct session *s)
             return 0;
         }
         hs->target = req.target;
-        /* Stop reading: pipelined payload waits in the kernel until we relay. */
-        loop_io_set(s->srv->loop, &s->relay.client, 0);
         connect_target(s);
         return 0;
     }
@@ -491,7 +489,6 @@ socks4_step(struct session *s)
         return 0;
     }
     hs->target = req.target;
-    loop_io_set(s->srv->loop, &s->relay.client, 0);
     connect_target(s);
     return 0;
 }
@@ -519,6 +516,14 @@ handshake_cb(struct loop_io *io, unsigned events)
     ssize_t n;
 
     DP_UNUSED(events);
+    if (s->state == S_RESOLVING || s->state == S_CONNECTING) {
+        /* The client's reading stays registered while its stream is dialed: the relay
+         * wants it again next, so no remove + add pair with the poller per connection.
+         * Only a client that sends before its answer (pipelined payload, EOF) comes
+         * here: then stop; its bytes wait in the kernel until we relay. */
+        loop_io_set(s->srv->loop, io, 0);
+        return;
+    }
     if (s->state != S_GREETING && s->state != S_AUTH && s->state != S_REQUEST)
         return;
     if (hs->in_len == sizeof(hs->in)) {
@@ -643,7 +648,6 @@ session_start(struct server *srv, os_sock fd, const struct sockaddr *peer)
             session_close(s);
             return 0;
         }
-        loop_io_set(srv->loop, &s->relay.client, 0);
         connect_target(s);
         return 0;
     }
