@@ -107,6 +107,28 @@ def system_busy_seconds():
     return (sum(v[:8]) - idle) / CLK_TCK
 
 
+def process_cpu():
+    """{pid: (name, CPU seconds)} of every process now (for who else loaded the machine)."""
+    out = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                head, tail = f.read().rsplit(")", 1)
+            fields = tail.split()
+            out[int(entry)] = (head.split("(", 1)[1], int(fields[1]),
+                               sum(int(x) for x in fields[11:13]) / CLK_TCK)
+        except (OSError, IndexError, ValueError):
+            pass
+    return out
+
+
+def loadavg():
+    with open("/proc/loadavg") as f:
+        return " ".join(f.read().split()[:3])
+
+
 def parse_result(text):
     for line in text.splitlines():
         if line.startswith("RESULT "):
@@ -257,6 +279,9 @@ socks pass {{ from: 127.0.0.0/8 to: 127.0.0.0/8 command: connect }}
         paths = [("direct", None, None)]
         p, pp = self.start_dispatch(["127.0.0.1"])
         paths.append(("dispatch-proxy", pp, p.pid))
+        for n in a.scaling:
+            p, pp = self.start_dispatch(["127.0.0.1"], extra=["-threads", str(n)])
+            paths.append((f"dispatch-proxy -threads {n}", pp, p.pid))
         if a.others and shutil.which("microsocks"):
             p, mp = self.start_microsocks()
             paths.append(("microsocks", mp, p.pid))
@@ -309,6 +334,9 @@ socks pass {{ from: 127.0.0.0/8 to: 127.0.0.0/8 command: connect }}
             sport, pid = None, None
         elif name == "dispatch-proxy":
             p, sport = self.start_dispatch(["127.0.0.1"])
+            pid = p.pid
+        elif name.startswith("dispatch-proxy -threads "):
+            p, sport = self.start_dispatch(["127.0.0.1"], extra=name.split()[1:])
             pid = p.pid
         elif name == "microsocks":
             p, sport = self.start_microsocks()
@@ -381,6 +409,31 @@ socks pass {{ from: 127.0.0.0/8 to: 127.0.0.0/8 command: connect }}
 
     # --- report ------------------------------------------------------------------------
 
+    def foreign_text(self):
+        """The processes outside this run that used the most CPU while it ran."""
+        mine, todo = {os.getpid()}, [os.getpid()]
+        parents = {}
+        for pid, (_, ppid, _) in {**self.cpu_start, **self.cpu_end}.items():
+            parents.setdefault(ppid, []).append(pid)
+        while todo:
+            for child in parents.get(todo.pop(), []):
+                if child not in mine:
+                    mine.add(child)
+                    todo.append(child)
+        wall = self.t_end - self.t_start
+        use = []
+        for pid, (name, _, cpu) in self.cpu_end.items():
+            if pid in mine:
+                continue
+            cpu0 = self.cpu_start.get(pid, (name, 0, 0.0))[2]
+            if (cpu - cpu0) / wall >= 0.05:
+                use.append(((cpu - cpu0) / wall, f"{name} (pid {pid})"))
+        use.sort(reverse=True)
+        if not use:
+            return "no other process used 5 % of a core or more during the run"
+        return "other processes during the run (cores on average): " + ", ".join(
+            f"{who} {c:.2f}" for c, who in use[:5])
+
     def med(self, figure, path, key):
         vals = [r[key] for r in self.samples.get((figure, path), []) if key in r]
         return statistics.median(vals) if vals else None
@@ -406,6 +459,8 @@ socks pass {{ from: 127.0.0.0/8 to: 127.0.0.0/8 command: connect }}
                   f"- held connections: {a.hold_n}, a 16-byte round trip on each before and after "
                   f"{a.hold_time} s idle; memory = proxy VmRSS while holding − before, per connection",
                   ""]
+        lines += [f"- machine load: /proc/loadavg {self.load_start} at the start, "
+                  f"{self.load_end} at the end; {self.foreign_text()}", ""]
         others = [p for p in self.paths if p not in ("direct", "dispatch-proxy")]
         head = "| figure | direct | dispatch-proxy | ratio | target | met |"
         sep = "|---|---:|---:|---:|---|---|"
@@ -602,12 +657,16 @@ def main():
     ap.add_argument("--agg-rounds", type=int, default=2)
     ap.add_argument("--agg-streams", type=int, default=8)
     ap.add_argument("--agg-time", type=float, default=5)
+    ap.add_argument("--scaling", default="1",
+                    help="also run dispatch-proxy with -threads N for each N of this comma list "
+                         "(columns of the same run; '' for none)")
     ap.add_argument("--no-others", dest="others", action="store_false",
                     help="skip microsocks/danted even when installed")
     ap.add_argument("--no-agg", dest="agg", action="store_false")
     ap.add_argument("--quick", action="store_true", help="1 round, short runs, 2000 held")
     ap.add_argument("--results", type=Path, help="also write the table here (markdown)")
     a = ap.parse_args()
+    a.scaling = [int(x) for x in a.scaling.split(",") if x.strip()]
     if a.quick:
         a.rounds, a.time, a.rate_time, a.hold_time = 1, 1, 1, 1
         a.hold_n = min(a.hold_n, 2000)
@@ -622,6 +681,7 @@ def main():
     signal.signal(signal.SIGHUP, on_term)
 
     b = Bench(a)
+    b.load_start, b.cpu_start, b.t_start = loadavg(), process_cpu(), time.monotonic()
     t0 = time.time()
     try:
         b.loopback()
@@ -636,6 +696,7 @@ def main():
     finally:
         b.procs.stop_all()
         shutil.rmtree(b.tmp, ignore_errors=True)
+    b.load_end, b.cpu_end, b.t_end = loadavg(), process_cpu(), time.monotonic()
     text = b.report()
     print(text)
     print(f"(benchmark took {time.time() - t0:.0f} s)", file=sys.stderr)

@@ -3,15 +3,21 @@
 # Quiet when nothing is missing. Uses sudo only when not root and sudo exists.
 set -eu
 
-# `ensure-deps.sh build`: only what building needs (make run); no argument: everything
-# the tests need too (make test).
+# `ensure-deps.sh build`: only what building needs (make run); `ensure-deps.sh bench`: that
+# and the peers `make bench` compares against (never needed by a test); no argument:
+# everything the tests need too (make test).
 BUILD_PACKAGES="gcc make libc6-dev"
+BENCH_PACKAGES="microsocks dante-server strace"
 TEST_PACKAGES="clang libclang-rt-14-dev clang-format valgrind curl python3 python3-pytest \
 python3-socks iproute2 procps util-linux \
 microsocks tinyproxy openssh-server openssh-client \
 musl-tools systemd chromium python3-prometheus-client"
 PACKAGES="$BUILD_PACKAGES"
-[ "${1:-}" = "build" ] || PACKAGES="$PACKAGES $TEST_PACKAGES"
+case "${1:-}" in
+build) ;;
+bench) PACKAGES="$PACKAGES $BENCH_PACKAGES" ;;
+*) PACKAGES="$PACKAGES $TEST_PACKAGES" ;;
+esac
 
 missing=""
 for p in $PACKAGES; do
