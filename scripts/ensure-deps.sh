@@ -9,7 +9,7 @@ set -eu
 BUILD_PACKAGES="gcc make libc6-dev"
 BENCH_PACKAGES="microsocks dante-server strace"
 TEST_PACKAGES="clang libclang-rt-14-dev clang-format valgrind curl python3 python3-pytest \
-python3-socks iproute2 procps util-linux \
+python3-socks python3-dnslib iproute2 procps util-linux \
 microsocks tinyproxy openssh-server openssh-client \
 musl-tools systemd chromium python3-prometheus-client"
 PACKAGES="$BUILD_PACKAGES"

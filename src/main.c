@@ -19,6 +19,7 @@
 #include "link.h"
 #include "log.h"
 #include "relay.h"
+#include "dns_resolver.h"
 #include "resolver.h"
 #include "os.h"
 #include "server.h"
@@ -38,9 +39,10 @@ struct app {
     struct server *servers;
     unsigned n_servers;
     struct loop_io signal_io;
-    struct access access; /* -allow, -auth, -auth-file */
-    unsigned n_links;     /* links set up in links[] (removed ones drain, never reused) */
-    int argc;             /* what a reload parses again */
+    struct access access;    /* -allow, -auth, -auth-file */
+    struct dns_settings dns; /* per-link DNS (unless -dns system) */
+    unsigned n_links;        /* links set up in links[] (removed ones drain, never reused) */
+    int argc;                /* what a reload parses again */
     char **argv;
     /* Replaced snapshots: kept until exit, since a connection may still read one. */
     struct retired {
@@ -107,6 +109,8 @@ restart_only(const struct config *old, const struct config *nc)
         return "-user";
     if (strcmp(old->status_listen, nc->status_listen) != 0)
         return "-status";
+    if (strcmp(old->dns, nc->dns) != 0)
+        return "-dns";
     return NULL;
 }
 
@@ -379,6 +383,28 @@ start_status_page(const struct config *cfg)
     return 0;
 }
 
+/* -dns: the per-link resolver's servers, search list and hosts file (read once, here),
+ * unless "system" keeps getaddrinfo. Returns 0, or -1 (one-line message printed). */
+static int
+setup_dns(struct config *cfg)
+{
+    struct dns_server_spec items[DNS_SPEC_MAX];
+    char err[300];
+    int n = dns_parse_servers(cfg->dns, items, DNS_SPEC_MAX, err, sizeof(err));
+
+    if (n == 0) {
+        log_info("DNS: the system resolver (getaddrinfo), whatever the link (-dns system)");
+        return 0;
+    }
+    if (n < 0 || dns_settings_init(&app.dns, items, (unsigned)n, app.links, app.n_links, err,
+                                   sizeof(err)) == -1) {
+        fprintf(stderr, "dispatch-proxy: %s\n", err);
+        return -1;
+    }
+    app.sh.dns = &app.dns;
+    return 0;
+}
+
 /* Policy, link health settings, probe target (resolved once, here). */
 static int
 setup_health(struct config *cfg)
@@ -503,7 +529,8 @@ main(int argc, char **argv)
         return iface_list(stdout) == 0 ? 0 : 1;
     log_threshold = cfg->verbosity < 0 ? LOG_WARN : (enum log_level)(LOG_INFO + cfg->verbosity);
 
-    if (setup_access(cfg) == -1 || setup_links(cfg) == -1 || setup_health(cfg) == -1)
+    if (setup_access(cfg) == -1 || setup_links(cfg) == -1 || setup_health(cfg) == -1 ||
+        setup_dns(cfg) == -1)
         return 2;
 
     nofile = os_raise_fd_limit();
@@ -582,6 +609,7 @@ main(int argc, char **argv)
     health_stop(&app.health);
     balancer_destroy(&app.bal);
     resolver_free(app.sh.resolver);
+    dns_settings_free(&app.dns);
     {
         struct access *acc = atomic_load(&app.sh.access);
         const struct config *now = atomic_load(&app.sh.cfg);

@@ -50,6 +50,7 @@ struct config {
     int probe_up;           /* -probe-up: probe links that are up too */
     unsigned race_delay_ms; /* -race-delay: 0 no racing */
     unsigned sticky_ttl_ms; /* -sticky-ttl */
+    char dns[512];          /* -dns: "system", or [LINK=]ADDR,... (dns_resolver.h) */
     /* The config file (src/core/options.h). */
     const char *config_file; /* -config FILE (NULL: none) */
     int check_config;        /* -check-config: validate, print the verdict, exit 0/1 */

@@ -7,6 +7,7 @@
 
 #include "balancer.h"
 #include "common.h"
+#include "dns_resolver.h"
 
 #define CFG(field) offsetof(struct config, field), sizeof(((struct config *)0)->field)
 #define NOWHERE 0, 0
@@ -161,6 +162,15 @@ check_probe(struct config *cfg, const struct opt_row *row, const char *value, ch
 }
 
 static int
+check_dns(struct config *cfg, const struct opt_row *row, const char *value, char *why, size_t wl)
+{
+    struct dns_server_spec items[DNS_SPEC_MAX];
+
+    (void)cfg, (void)row;
+    return dns_parse_servers(value, items, DNS_SPEC_MAX, why, wl) < 0 ? OPT_ERRMSG : 0;
+}
+
+static int
 set_verbose(struct config *cfg, const struct opt_row *row, const char *v, char *why, size_t wl)
 {
     (void)row, (void)v, (void)why, (void)wl;
@@ -278,6 +288,11 @@ const struct opt_row options_table[] = {
      OPT_ANYWHERE, NULL,
      "if a link has not connected after SEC, race the next\n"
      "link; the first to connect wins (0 off)"},
+    {"dns", NULL, "ADDR[,..]", OPT_T_STRING, CFG(dns), 1, 0, "system", OPT_ANYWHERE, check_dns,
+     "name servers asked through the links: ADDR for every\n"
+     "link, LINK=ADDR for one (e.g. 10.0.0.53,wan2=192.0.2.53;\n"
+     "links without one use the system's); \"system\": the\n"
+     "system resolver (getaddrinfo), whatever the link"},
     {"no-splice", NULL, NULL, OPT_T_FLAG, CFG(no_splice), 0, 0, NULL, OPT_ANYWHERE, NULL,
      "copy through buffers even where the kernel could pipe"},
     {"user", NULL, "NAME", OPT_T_STRING, CFG(user), 1, 0, NULL, OPT_ANYWHERE, NULL,
@@ -356,10 +371,11 @@ options_apply(struct config *cfg, const struct opt_row *row, const char *value, 
         rc = parse_seconds(value, row->min, row->max, (unsigned *)(void *)field);
         break;
     case OPT_T_STRING:
-        if ((row->min > 0 && value[0] == '\0') || strlen(value) >= row->size ||
-            (row->set != NULL && row->set(cfg, row, value, err, errlen) != 0))
+        if ((row->min > 0 && value[0] == '\0') || strlen(value) >= row->size)
             rc = -1;
-        else
+        else if (row->set != NULL)
+            rc = row->set(cfg, row, value, err, errlen); /* a check: -1 or OPT_ERRMSG */
+        if (rc == 0)
             snprintf(field, row->size, "%s", value);
         break;
     case OPT_T_PATH:

@@ -356,6 +356,7 @@ start_connect(struct http_proxy *hp)
         .loop = hp->loop,
         .bal = s->srv->sh->bal,
         .resolver = s->srv->sh->resolver,
+        .dns = s->srv->dns,
         .timeout_ms = s->srv->sh->cfg->connect_timeout_ms,
     };
 

@@ -4,8 +4,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "balancer.h"
 #include "common.h"
 #include "config.h"
+#include "dns_resolver.h"
 #include "log.h"
 #include "os.h"
 #include "sockopt.h"
@@ -166,10 +168,20 @@ server_init(struct server *srv, struct shared *sh, os_sock listen_fd, enum serve
     srv->loop = loop_new();
     if (srv->loop == NULL)
         return -1;
+    if (sh->dns != NULL) {
+        srv->dns = dns_resolver_new(srv->loop, sh->bal->links, &sh->bal->n_links, sh->dns);
+        if (srv->dns == NULL) {
+            loop_free(srv->loop);
+            srv->loop = NULL;
+            return -1;
+        }
+    }
     loop_io_init(&srv->listen_io, listen_fd, accept_cb);
     loop_timer_init(&srv->accept_pause, resume_accept);
     srv->stop_work.cb = stop_cb;
     if (loop_io_set(srv->loop, &srv->listen_io, LOOP_READ) == -1) {
+        dns_resolver_free(srv->dns);
+        srv->dns = NULL;
         loop_free(srv->loop);
         srv->loop = NULL;
         return -1;
@@ -196,6 +208,8 @@ server_destroy(struct server *srv)
         os_close(srv->listen_fd);
         srv->listen_fd = OS_SOCK_INVALID;
     }
+    dns_resolver_free(srv->dns);
+    srv->dns = NULL;
     loop_free(srv->loop);
     srv->loop = NULL;
 }

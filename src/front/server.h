@@ -14,6 +14,8 @@ struct access;
 struct config;
 struct balancer;
 struct resolver;
+struct dns_settings;
+struct dns_resolver;
 
 /* What every server thread shares. */
 struct shared {
@@ -22,8 +24,9 @@ struct shared {
     const struct config *_Atomic cfg;
     struct balancer *bal;
     struct resolver *resolver;
-    struct access *_Atomic access; /* -allow, -auth: who may use the proxy */
-    _Atomic unsigned n_clients;    /* live sessions, all threads */
+    const struct dns_settings *dns; /* per-link DNS; NULL: -dns system (getaddrinfo) */
+    struct access *_Atomic access;  /* -allow, -auth: who may use the proxy */
+    _Atomic unsigned n_clients;     /* live sessions, all threads */
     _Atomic uint64_t next_id;
     _Atomic uint64_t n_accepted, n_refused_full;
 };
@@ -38,6 +41,7 @@ enum server_listener {
 struct server {
     struct loop *loop;
     struct shared *sh;
+    struct dns_resolver *dns; /* this loop's per-link resolver, NULL with -dns system */
     os_sock listen_fd;
     enum server_listener listener;
     int read_at_accept; /* the listener defers accept until data: read at once */

@@ -313,6 +313,7 @@ connect_target(struct session *s)
         .loop = s->srv->loop,
         .bal = s->srv->sh->bal,
         .resolver = s->srv->sh->resolver,
+        .dns = s->srv->dns,
         .timeout_ms = cfg->connect_timeout_ms,
     };
 

@@ -6,6 +6,7 @@
 
 #include "balancer.h"
 #include "common.h"
+#include "dns_resolver.h"
 #include "errmap.h"
 #include "link.h"
 #include "log.h"
@@ -39,17 +40,49 @@ is_proxy(const struct link *l)
     return l->spec.kind == LINK_PROXY;
 }
 
-/* The resolve step: name -> addresses for a connection through link, answered on the
- * loop by cb. Today the system resolver whatever the link; a per-link resolver (the
- * link's own DNS servers) plugs in here. */
+/* The resolve step for an upstream proxy's name: the system resolver (getaddrinfo on
+ * the thread pool), answered on the loop by cb. */
 static struct resolve_req *
-connector_resolve(struct connector *c, const char *name, uint16_t port, const struct link *link,
-                  resolve_cb cb, void *arg)
+connector_resolve(struct connector *c, const char *name, uint16_t port, resolve_cb cb, void *arg)
 {
-    DP_UNUSED(link);
     if (c->res_timer.heap_index == SIZE_MAX) /* not running yet */
         loop_timer_start(c->env.loop, &c->res_timer, c->env.timeout_ms);
     return resolver_submit(c->env.resolver, c->env.loop, name, port, cb, arg);
+}
+
+static void target_resolved(void *arg, int err, struct addrinfo *res);
+static void target_dns_answer(void *arg, int err, const struct sockaddr_storage *addrs, unsigned n,
+                              int link);
+
+/* The resolve step for the target's name, for a connection through link: per-link DNS
+ * (the query leaves by that link; dns_resolver.h), or the system resolver with -dns
+ * system. 0 when under way, -1 when it could not start. */
+static int
+resolve_target(struct connector *c, int link)
+{
+    if (c->res_timer.heap_index == SIZE_MAX)
+        loop_timer_start(c->env.loop, &c->res_timer, c->env.timeout_ms);
+    if (c->env.dns != NULL) {
+        c->dns_asked = link;
+        c->lookup =
+            dns_lookup_start(c->env.dns, c->target.host, link, AF_UNSPEC, target_dns_answer, c);
+        return c->lookup != NULL ? 0 : -1;
+    }
+    c->resolve = resolver_submit(c->env.resolver, c->env.loop, c->target.host, c->target.port,
+                                 target_resolved, c);
+    return c->resolve != NULL ? 0 : -1;
+}
+
+/* Stops the target's lookup, if one runs. */
+static void
+cancel_target_lookup(struct connector *c)
+{
+    if (c->resolve != NULL)
+        resolver_cancel(c->resolve);
+    c->resolve = NULL;
+    if (c->lookup != NULL)
+        dns_lookup_cancel(c->lookup);
+    c->lookup = NULL;
 }
 
 /* The dialer finished: report, unless slots are being resumed (then after the loop that
@@ -99,12 +132,47 @@ target_resolved(void *arg, int err, struct addrinfo *res)
                   log_escape(name, sizeof(name), c->target.host, strlen(c->target.host)),
                   gai_strerror(err));
         c->res = RES_FAILED;
+        c->res_err = DP_ERR_RESOLVE;
     } else {
         dialer_add_addrinfo(&c->dialer, res);
         c->res = RES_DONE;
     }
     if (res != NULL)
         freeaddrinfo(res);
+    resume_waiting(c);
+}
+
+/* Per-link DNS answered: the addresses (port 0), and the link whose DNS gave them. When
+ * that is not the link asked first, that link's DNS failed or was slow: the connection
+ * moves to a link whose DNS works (hook_addrs). */
+static void
+target_dns_answer(void *arg, int err, const struct sockaddr_storage *addrs, unsigned n, int link)
+{
+    struct connector *c = arg;
+
+    c->lookup = NULL;
+    if (err != 0 || n == 0) {
+        char name[300];
+
+        log_debug("#%llu cannot resolve %s: %s", (unsigned long long)c->id,
+                  log_escape(name, sizeof(name), c->target.host, strlen(c->target.host)),
+                  errmap_text(err != 0 ? err : DP_ERR_RESOLVE));
+        c->res = RES_FAILED;
+        c->res_err = err != 0 ? err : DP_ERR_RESOLVE;
+    } else {
+        for (unsigned i = 0; i < n; i++) {
+            struct sockaddr_storage ss = addrs[i];
+
+            if (ss.ss_family == AF_INET)
+                ((struct sockaddr_in *)(void *)&ss)->sin_port = htons(c->target.port);
+            else
+                ((struct sockaddr_in6 *)(void *)&ss)->sin6_port = htons(c->target.port);
+            dialer_add_addr(&c->dialer, (const struct sockaddr *)&ss);
+        }
+        if (link >= 0 && c->dns_asked >= 0 && link != c->dns_asked && c->dns_asked < 32)
+            c->dns_skip |= UINT32_C(1) << c->dns_asked;
+        c->res = RES_DONE;
+    }
     resume_waiting(c);
 }
 
@@ -134,10 +202,10 @@ res_timer_cb(struct loop_timer *t)
 {
     struct connector *c = container_of(t, struct connector, res_timer);
 
-    if (c->resolve != NULL) {
-        resolver_cancel(c->resolve);
-        c->resolve = NULL;
+    if (c->resolve != NULL || c->lookup != NULL) {
+        cancel_target_lookup(c);
         c->res = RES_FAILED;
+        c->res_err = DP_ERR_RESOLVE;
     }
     for (int i = 0; i < 2; i++) {
         struct connector_slot *cs = &c->slot[i];
@@ -174,17 +242,21 @@ hook_addrs(struct dialer_attempt *a, int *err)
     if (c->has_target && local_names && c->target.type == TARGET_DOMAIN) {
         if (c->res == RES_NONE) {
             c->res = RES_PENDING;
-            c->resolve =
-                connector_resolve(c, c->target.host, c->target.port, l, target_resolved, c);
-            if (c->resolve == NULL)
+            if (resolve_target(c, a->link) == -1) {
                 c->res = RES_FAILED;
+                c->res_err = DP_ERR_RESOLVE;
+            }
         }
         if (c->res == RES_PENDING) {
             cs->waiting = 1;
             return DIALER_PENDING;
         }
         if (c->res == RES_FAILED || c->dialer.n_addrs == 0) {
-            *err = DP_ERR_RESOLVE;
+            *err = c->res == RES_FAILED && c->res_err != 0 ? c->res_err : DP_ERR_RESOLVE;
+            return DIALER_FAILED;
+        }
+        if (a->link < 32 && (c->dns_skip & (UINT32_C(1) << a->link))) {
+            *err = DP_ERR_DNS_LINK;
             return DIALER_FAILED;
         }
     }
@@ -203,7 +275,7 @@ hook_addrs(struct dialer_attempt *a, int *err)
         /* Names are looked up again for every connection (as the seed's -tunnel does). */
         cs->res = RES_PENDING;
         cs->n_addrs = 0;
-        cs->resolve = connector_resolve(c, up->host, up->port, l, upstream_resolved, a);
+        cs->resolve = connector_resolve(c, up->host, up->port, upstream_resolved, a);
         if (cs->resolve == NULL)
             cs->res = RES_FAILED;
     }
@@ -498,6 +570,7 @@ setup(struct connector *c, const struct connector_env *env, uint64_t id, connect
 {
     memset(c, 0, sizeof(*c));
     c->env = *env;
+    c->dns_asked = -1;
     c->id = id;
     c->done = done;
     c->dialer.id = id;
@@ -559,10 +632,7 @@ connector_cancel(struct connector *c)
     if (c->env.loop == NULL)
         return;
     loop_timer_stop(c->env.loop, &c->res_timer);
-    if (c->resolve != NULL) {
-        resolver_cancel(c->resolve);
-        c->resolve = NULL;
-    }
+    cancel_target_lookup(c);
     dialer_cancel(&c->dialer); /* releases the slots: their lookups too */
 }
 

@@ -1,8 +1,8 @@
 /* The one way every part of the proxy gets an outgoing stream: the SOCKS and HTTP front
  * ends, -tunnel sessions and the health probes.
  *
- *   target ─► resolve (system resolver today; per link later; never for names an
- *             upstream resolves: socks5h, socks4a, http) ─► pick a link (balancer,
+ *   target ─► resolve (per-link DNS through the attempt's link, or -dns system; never
+ *             for names an upstream resolves: socks5h, socks4a, http) ─► pick a link (balancer,
  *             health) ─► dial through the link (device + source binding) ─► upstream
  *             handshake when the link is a proxy ─► race / fail over ─► stream
  *
@@ -28,6 +28,8 @@ struct balancer;
 struct link;
 struct resolver;
 struct resolve_req;
+struct dns_resolver;
+struct dns_lookup;
 struct connector;
 
 /* What a connector runs on: the caller's loop and the process's links and resolver. */
@@ -35,7 +37,8 @@ struct connector_env {
     struct loop *loop;
     struct balancer *bal;
     struct resolver *resolver;
-    unsigned timeout_ms; /* per attempt: connect and upstream handshake; also lookups */
+    struct dns_resolver *dns; /* per-link DNS for targets' names; NULL: -dns system */
+    unsigned timeout_ms;      /* per attempt: connect and upstream handshake; also lookups */
 };
 
 /* Called once: fd valid, a stream through connector_link(c) ready for the client's bytes
@@ -61,7 +64,11 @@ struct connector {
     struct connector_env env;
     struct target target;
     int has_target;              /* 0: -tunnel, the client's bytes name no destination */
-    struct resolve_req *resolve; /* the target's name */
+    struct resolve_req *resolve; /* the target's name (-dns system) */
+    struct dns_lookup *lookup;   /* the target's name (per-link DNS) */
+    int res_err;                 /* RES_FAILED: why (DP_ERR_RESOLVE, DP_ERR_DNS_*) */
+    int dns_asked;               /* the link whose DNS was asked first */
+    uint32_t dns_skip;           /* links whose DNS did not answer: connections move away */
     enum connector_res res;
     struct loop_timer res_timer; /* bounds every lookup of this connection */
     struct connector_slot slot[2];

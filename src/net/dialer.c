@@ -120,9 +120,10 @@ link_serves(const struct link *l, int family)
                               : atomic_load_explicit(&l->has_v4, memory_order_relaxed);
 }
 
-/* Options that decide which way the packets leave. Returns 0 or an errno. */
+/* Options that decide which way the packets leave: the device, then the source address
+ * (TCP: with the port left to connect()). Returns 0 or an errno. */
 static int
-bind_to_link(os_sock fd, int family, const struct link_src *src)
+bind_to_link(os_sock fd, int family, int type, const struct link_src *src)
 {
     if (src->ifname[0] != '\0' && os_can_bind_to_interface() &&
         !atomic_load(&bind_device_refused)) {
@@ -140,19 +141,22 @@ bind_to_link(os_sock fd, int family, const struct link_src *src)
     }
     /* Without it every bound socket reserves a port per source address whatever the
      * destination, and a few thousand connections per link run out of ports. */
-    os_set_bind_no_port(fd);
+    if (type == SOCK_STREAM)
+        os_set_bind_no_port(fd);
     /* A proxy link reached through no chosen link has no source to bind. */
     if (src->addrlen != 0 && bind(fd, &src->addr.sa, src->addrlen) == -1)
         return os_errno();
-    os_set_nodelay(fd);
-    sockopt_keepalive(fd);
+    if (type == SOCK_STREAM) {
+        os_set_nodelay(fd);
+        sockopt_keepalive(fd);
+    } else {
+        os_set_udp_noreset(fd);
+    }
     return 0;
 }
 
-/* A non-blocking TCP socket of family that will leave by l (device and source bound).
- * Returns it, or OS_SOCK_INVALID with *err set to an errno. */
-static os_sock
-dialer_socket(struct link *l, int family, int *err)
+os_sock
+dialer_socket(struct link *l, int family, int type, int *err)
 {
     struct link_src src;
     os_sock fd;
@@ -161,12 +165,12 @@ dialer_socket(struct link *l, int family, int *err)
     *err = link_source(l, family, &src);
     if (*err != 0)
         return OS_SOCK_INVALID;
-    fd = os_socket(family, SOCK_STREAM, 0);
+    fd = os_socket(family, type, 0);
     if (fd == OS_SOCK_INVALID) {
         *err = os_errno();
         return OS_SOCK_INVALID;
     }
-    *err = bind_to_link(fd, family, &src);
+    *err = bind_to_link(fd, family, type, &src);
     if (*err != 0) {
         os_close(fd);
         return OS_SOCK_INVALID;
@@ -291,7 +295,7 @@ start_connect(struct dialer_attempt *a, unsigned idx)
 
     if (!link_serves(l, family))
         return -1;
-    fd = dialer_socket(l, family, &err);
+    fd = dialer_socket(l, family, SOCK_STREAM, &err);
     if (fd == OS_SOCK_INVALID)
         return err;
     if (os_connect(fd, (const struct sockaddr *)dst, dlen) == -1 && os_errno() != EINPROGRESS) {

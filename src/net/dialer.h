@@ -122,6 +122,12 @@ struct link *dialer_link(const struct dialer *d);
  * loops start. */
 void dialer_set_race_delay(unsigned ms);
 
+/* A non-blocking socket of family and type (SOCK_STREAM, SOCK_DGRAM) that leaves by
+ * link l: bound to its interface and its source address (port 0: any), as every outgoing
+ * socket of the proxy is, connections, DNS queries and datagrams alike. Returns it, or
+ * OS_SOCK_INVALID with *err an errno (EADDRNOTAVAIL: the link has no address of family). */
+os_sock dialer_socket(struct link *l, int family, int type, int *err);
+
 /* Called once at start: whether sockets will be bound to interfaces (0 when this build
  * or platform cannot). */
 int dialer_binds_device(void);

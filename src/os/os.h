@@ -172,6 +172,13 @@ int os_iface_dns_servers(unsigned ifindex, struct sockaddr_storage *out, int max
  * Returns how many, or -1. */
 int os_dns_servers(struct sockaddr_storage *out, int max);
 
+/* The search list and ndots as the system's resolver applies them (resolv.conf "search"
+ * or "domain", "options ndots:N"; Windows: the primary DNS suffix and the suffix search
+ * list). Fills up to max domains (without a final dot) of OS_DNS_DOMAIN_MAX bytes and
+ * *ndots (1 when unset). Returns how many domains, or -1 (*ndots still set). */
+#define OS_DNS_DOMAIN_MAX 255
+int os_dns_search(char (*out)[OS_DNS_DOMAIN_MAX], int max, unsigned *ndots);
+
 /* The index of an interface by its name (device or friendly name); 0 when none. */
 unsigned os_if_index(const char *name);
 

@@ -13,6 +13,10 @@
 #define DP_ERR_UPSTREAM_AUTH (-6) /* the upstream proxy refused our credentials */
 #define DP_ERR_UPSTREAM_NAME (-7) /* the upstream proxy's own name did not resolve */
 #define DP_ERR_UPSTREAM_DOWN (-8) /* connecting to the upstream proxy failed (refused...) */
+/* Per-link DNS (src/net/dns_resolver.h). */
+#define DP_ERR_DNS_FAILED (-9) /* no name server answered, through any link */
+#define DP_ERR_DNS_BUSY (-10)  /* too many lookups in flight */
+#define DP_ERR_DNS_LINK (-11)  /* this link's DNS did not answer, another link's did */
 /* The upstream reported that the destination failed, as SOCKS5 REP n (1..8): the
  * destination's answer, passed on; the link worked. */
 #define DP_ERR_UPSTREAM_REP(n) (-100 - (n))

@@ -228,3 +228,49 @@ os_dns_servers(struct sockaddr_storage *out, int max)
     fclose(f);
     return n;
 }
+
+int
+os_dns_search(char (*out)[OS_DNS_DOMAIN_MAX], int max, unsigned *ndots)
+{
+    FILE *f = fopen("/etc/resolv.conf", "r");
+    char line[1024];
+    int n = 0;
+
+    *ndots = 1;
+    if (f == NULL)
+        return -1;
+    while (fgets(line, sizeof(line), f) != NULL) {
+        char *p = line, *tok, *save = NULL;
+        int search = 0, domain = 0;
+        unsigned v;
+
+        tok = strtok_r(p, " \t\r\n", &save);
+        if (tok == NULL)
+            continue;
+        if (strcmp(tok, "options") == 0) {
+            while ((tok = strtok_r(NULL, " \t\r\n", &save)) != NULL)
+                if (sscanf(tok, "ndots:%u", &v) == 1)
+                    *ndots = v > 15 ? 15 : v; /* glibc caps it at 15 */
+            continue;
+        }
+        search = strcmp(tok, "search") == 0;
+        domain = strcmp(tok, "domain") == 0;
+        if (!search && !domain)
+            continue;
+        n = 0; /* the last search or domain line wins, as in glibc */
+        while (n < max && (tok = strtok_r(NULL, " \t\r\n", &save)) != NULL) {
+            size_t len = strlen(tok);
+
+            if (len > 0 && tok[len - 1] == '.')
+                tok[--len] = '\0';
+            if (len == 0 || len >= OS_DNS_DOMAIN_MAX)
+                continue;
+            memcpy(out[n], tok, len + 1);
+            n++;
+            if (domain)
+                break;
+        }
+    }
+    fclose(f);
+    return n;
+}

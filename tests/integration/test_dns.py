@@ -1,0 +1,237 @@
+"""Per-link DNS (-dns): names looked up by our own resolver, through the links.
+
+A DNS server of our own (dnsserver.py, python3-dnslib) records every query with the
+source address it came from. On loopback it pins the protocol behaviour (cache, TCP on
+truncation, NXDOMAIN, localhost); in the namespace lab (root) it sits in FAR, reachable
+through both ISPs, and pins which link each query leaves by.
+"""
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from client import REP_HOST_UNREACH, REP_OK, curl, socks5_connect, try_curl
+from conftest import HERE, FarServer, need_root
+from lab import FAR_V4, WAN, Lab, netns
+
+W1_V4, W2_V4 = WAN[1]["v4"], WAN[2]["v4"]
+NAMES = [f"n{i}.test" for i in range(12)]
+
+
+class DnsServer:
+    """dnsserver.py in its own process (optionally inside a namespace)."""
+
+    def __init__(self, log, listens, records, prefix=()):
+        self.logfile = Path(log)
+        self.logfile.write_text("")
+        argv = [*prefix, sys.executable, str(HERE / "dnsserver.py"), str(log), *listens, "--",
+                *records]
+        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                     text=True)
+        line = self.proc.stdout.readline()
+        if not line.startswith("READY"):
+            self.stop()
+            raise RuntimeError(f"DNS server did not start: {argv}")
+        self.ports = [int(p) for p in line.split()[1:]]
+
+    def queries(self):
+        """[(proto, source, name, type), ...] so far."""
+        return [tuple(line.split()) for line in self.logfile.read_text().splitlines()]
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+
+
+def socks5_rep(proxy_addr, host, port):
+    sock, reply = socks5_connect(proxy_addr, host, port, timeout=15)
+    sock.close()
+    return reply.rep
+
+
+def http_status(proxy_port, url, prefix=()):
+    res = subprocess.run([*prefix, "curl", "-sS", "--max-time", "10", "-o", "/dev/null", "-w",
+                          "%{http_code}", "-x", f"http://127.0.0.1:{proxy_port}", url],
+                         capture_output=True, text=True, timeout=20)
+    return res.stdout.strip()
+
+
+# --- loopback: the resolver's behaviour ---------------------------------------------------
+
+@pytest.fixture
+def loop_dns(tmp_path):
+    server = DnsServer(tmp_path / "queries.log", ["127.0.0.1:0"],
+                       ["far.test=127.0.0.1", "tc.far.test=127.0.0.1", "v6only.test=::1"])
+    far = FarServer(["http@127.0.0.1:0", "http@[::1]:0"])
+    yield server, far
+    server.stop()
+    far.stop()
+
+
+@pytest.fixture
+def dns_proxy(loop_dns, start_proxy):
+    server, _ = loop_dns
+    return start_proxy("-vv", "-dns", f"127.0.0.1:{server.ports[0]}", "127.0.0.1")
+
+
+def test_name_resolves_through_our_resolver_and_connects(loop_dns, dns_proxy):
+    server, far = loop_dns
+    assert curl(f"http://far.test:{far.ports[0]}/", dns_proxy.port, hostname=True) == "127.0.0.1"
+    assert sorted(q[2:] for q in server.queries()) == [("far.test", "A"), ("far.test", "AAAA")]
+
+
+def test_second_lookup_is_a_cache_hit_with_no_query(loop_dns, dns_proxy):
+    server, far = loop_dns
+    for _ in range(3):
+        assert curl(f"http://far.test:{far.ports[0]}/", dns_proxy.port, hostname=True)
+    assert len(server.queries()) == 2  # one A, one AAAA, for the first request only
+
+
+def test_nxdomain_is_rep_4_and_http_502_and_cached(loop_dns, dns_proxy):
+    server, far = loop_dns
+    assert socks5_rep(dns_proxy.addr, "none.test", far.ports[0]) == REP_HOST_UNREACH
+    assert http_status(dns_proxy.port, f"http://none.test:{far.ports[0]}/") == "502"
+    asked = [q for q in server.queries() if q[2] == "none.test"]
+    assert sorted(q[3] for q in asked) == ["A", "AAAA"]  # the second one came from the cache
+
+
+def test_truncated_answer_is_asked_again_over_tcp(loop_dns, dns_proxy):
+    server, far = loop_dns
+    assert curl(f"http://tc.far.test:{far.ports[0]}/", dns_proxy.port, hostname=True)
+    protos = sorted((q[0], q[3]) for q in server.queries() if q[2] == "tc.far.test")
+    assert protos == [("tcp", "A"), ("tcp", "AAAA"), ("udp", "A"), ("udp", "AAAA")]
+
+
+def test_ipv6_only_name_connects_over_ipv6(loop_dns, start_proxy):
+    server, far = loop_dns
+    proxy = start_proxy("-dns", f"127.0.0.1:{server.ports[0]}", "127.0.0.1", "::1")
+    assert socks5_rep(proxy.addr, "v6only.test", far.ports[1]) == REP_OK
+
+
+def test_localhost_never_leaves_the_host(loop_dns, dns_proxy):
+    server, far = loop_dns
+    assert curl(f"http://localhost:{far.ports[0]}/", dns_proxy.port, hostname=True) == "127.0.0.1"
+    assert curl(f"http://app.localhost:{far.ports[0]}/", dns_proxy.port, hostname=True)
+    assert server.queries() == []
+
+
+def test_silent_server_fails_the_lookup_and_the_proxy_keeps_serving(loop_dns, dns_proxy):
+    server, far = loop_dns
+    start = time.monotonic()
+    assert socks5_rep(dns_proxy.addr, "slow.test", far.ports[0]) == REP_HOST_UNREACH
+    assert time.monotonic() - start < 12  # bounded by the tries, not hung
+    assert curl(f"http://far.test:{far.ports[0]}/", dns_proxy.port, hostname=True)
+
+
+@pytest.mark.parametrize("value, message", [
+    ("dns.example", "is not a server address"),
+    ("10.0.0.1:0", "is not a server address"),
+    ("wan9=10.0.0.1", 'no link named "wan9"'),
+])
+def test_bad_dns_value_is_refused_with_one_line(dp_bin, value, message):
+    res = subprocess.run([dp_bin, "-lhost", "127.0.0.1", "-lport", "0", "-dns", value,
+                          "127.0.0.1"], capture_output=True, text=True, timeout=10)
+    assert res.returncode == 2
+    lines = res.stderr.strip().splitlines()
+    assert any(message in line and "-dns" in line for line in lines), res.stderr
+
+
+# --- the namespace lab: which link each query leaves by -------------------------------------
+
+@pytest.fixture(scope="module")
+def dns_lab(tmp_path_factory):
+    need_root()
+    lab = Lab()
+    log = tmp_path_factory.mktemp("dnslab") / "queries.log"
+    server = far = None
+    try:
+        lab.build()
+        far = FarServer([f"http@{FAR_V4}:80"], prefix=lab.exec_prefix(lab.far))
+        server = DnsServer(log, [f"{FAR_V4}:53"],
+                           ["far.test=" + FAR_V4] + [f"{n}={FAR_V4}" for n in NAMES],
+                           prefix=lab.exec_prefix(lab.far))
+        yield lab, server
+    finally:
+        for s in (server, far):
+            if s is not None:
+                s.stop()
+        lab.destroy()
+
+
+@pytest.fixture
+def lab_proxy(dns_lab, start_proxy):
+    lab, server = dns_lab
+    server.logfile.write_text("")
+
+    def start(*links):
+        return start_proxy("-vv", "-connect-timeout", 3, "-dns", FAR_V4, *links,
+                           prefix=lab.exec_prefix(lab.host))
+    return start
+
+
+def host_fetch(lab, proxy, url, hostname=True):
+    if hostname:
+        return try_curl_hostname(lab, proxy, url)
+    return try_curl(url, proxy.port, prefix=lab.exec_prefix(lab.host))
+
+
+def try_curl_hostname(lab, proxy, url):
+    try:
+        return curl(url, proxy.port, hostname=True, prefix=lab.exec_prefix(lab.host), timeout=15)
+    except AssertionError:
+        return None
+
+
+def test_lab_names_resolve_and_connect_through_wan2_while_isp1_is_dark(dns_lab, lab_proxy):
+    lab, server = dns_lab
+    proxy = lab_proxy("wan1", "wan2")
+    with lab.isp_dark(1):
+        seen = [host_fetch(lab, proxy, f"http://{n}/") for n in NAMES[:4]]
+        status = http_status(proxy.port, f"http://{NAMES[4]}/", prefix=lab.exec_prefix(lab.host))
+        body = subprocess.run([*lab.exec_prefix(lab.host), "curl", "-sS", "--max-time", "15",
+                               "-x", f"http://127.0.0.1:{proxy.port}", f"http://{NAMES[5]}/"],
+                              capture_output=True, text=True, timeout=25).stdout
+    assert seen == [W2_V4] * 4, proxy.log()
+    assert status == "200" and body == W2_V4, proxy.log()
+    # Whatever wan1 sent went into the dark; every answer came through wan2.
+    assert {q[1] for q in server.queries() if q[1] != W1_V4} == {W2_V4}
+
+
+def test_lab_only_wan2_listed_sends_no_query_from_wan1(dns_lab, lab_proxy):
+    lab, server = dns_lab
+    proxy = lab_proxy("wan2")
+    seen = [host_fetch(lab, proxy, f"http://{n}/") for n in NAMES[:3]]
+    assert seen == [W2_V4] * 3
+    sources = {q[1] for q in server.queries()}
+    assert sources == {W2_V4}, server.queries()
+
+
+def test_lab_each_query_leaves_by_its_connections_link(dns_lab, lab_proxy):
+    lab, server = dns_lab
+    proxy = lab_proxy("wan1", "wan2")
+    seen = {n: host_fetch(lab, proxy, f"http://{n}/") for n in NAMES}
+    asked = {}
+    for _, src, name, _ in server.queries():
+        asked.setdefault(name, set()).add(src)
+    assert set(seen.values()) == {W1_V4, W2_V4}  # 1:1 over both links
+    for n in NAMES:
+        assert asked[n] == {seen[n]}, (n, asked[n], seen[n])
+
+
+def test_lab_nxdomain_is_rep_4_and_a_cache_hit_sends_nothing(dns_lab, lab_proxy):
+    lab, server = dns_lab
+    proxy = lab_proxy("wan2")
+    with netns(lab.host):
+        assert socks5_rep(proxy.addr, "missing.test", 80) == REP_HOST_UNREACH
+    assert http_status(proxy.port, "http://missing2.test/", prefix=lab.exec_prefix(lab.host)) \
+        == "502"
+    assert host_fetch(lab, proxy, "http://far.test/") == W2_V4
+    before = len(server.queries())
+    assert host_fetch(lab, proxy, "http://far.test/") == W2_V4
+    with netns(lab.host):
+        assert socks5_rep(proxy.addr, "missing.test", 80) == REP_HOST_UNREACH
+    assert len(server.queries()) == before
