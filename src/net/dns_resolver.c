@@ -1,6 +1,7 @@
 #include "dns_resolver.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -182,6 +183,9 @@ dns_candidates(const char *name, const char (*search)[DNS_NAME_WIRE_MAX], unsign
 
 /* ---- settings ---- */
 
+static struct dns_cache *cache_new(void);
+static void cache_free(struct dns_cache *c);
+
 static int
 is_loopback(const struct sockaddr_storage *ss)
 {
@@ -246,8 +250,10 @@ dns_settings_init(struct dns_settings *s, const struct dns_server_spec *items, u
     k = os_dns_search(s->search, DNS_SEARCH_MAX, &s->ndots);
     s->n_search = k > 0 ? (unsigned)k : 0;
     s->hosts = hosts_load(os_hosts_path());
-    if (s->hosts == NULL) {
-        snprintf(err, errlen, "-dns: out of memory reading %s", os_hosts_path());
+    s->cache = cache_new();
+    if (s->hosts == NULL || s->cache == NULL) {
+        dns_settings_free(s);
+        snprintf(err, errlen, "-dns: out of memory");
         return -1;
     }
     s->try_ms = DNS_TRY_MS;
@@ -287,6 +293,8 @@ dns_settings_free(struct dns_settings *s)
 {
     hosts_free(s->hosts);
     s->hosts = NULL;
+    cache_free(s->cache);
+    s->cache = NULL;
 }
 
 /* ---- the engine ---- */
@@ -354,6 +362,13 @@ struct cache_entry {
     char name[DNS_NAME_WIRE_MAX + 1];
 };
 
+struct dns_cache {
+    pthread_mutex_t mu;
+    struct cache_entry *v;
+    int32_t *buckets;
+    unsigned cursor; /* the next entry to reuse (oldest first) */
+};
+
 struct dns_resolver {
     struct loop *loop;
     struct link *links;
@@ -361,14 +376,42 @@ struct dns_resolver {
     const struct dns_settings *s;
     struct dns_lookup *lookups; /* in flight */
     unsigned n_lookups;
-    struct cache_entry *cache;
-    int32_t *buckets;
-    unsigned cursor; /* the next entry to reuse (oldest first) */
-    int stub_said;
     struct dns_stats st;
 };
 
-/* -- the cache: DNS_CACHE_ENTRIES entries per loop, reused oldest first -- */
+/* -- the cache: DNS_CACHE_ENTRIES entries for every loop, reused oldest first -- */
+
+static struct dns_cache *
+cache_new(void)
+{
+    struct dns_cache *c = calloc(1, sizeof(*c));
+
+    if (c == NULL)
+        return NULL;
+    c->v = calloc(DNS_CACHE_ENTRIES, sizeof(c->v[0]));
+    c->buckets = malloc(DNS_CACHE_ENTRIES * sizeof(c->buckets[0]));
+    if (c->v == NULL || c->buckets == NULL) {
+        free(c->v);
+        free(c->buckets);
+        free(c);
+        return NULL;
+    }
+    for (unsigned i = 0; i < DNS_CACHE_ENTRIES; i++)
+        c->buckets[i] = -1;
+    pthread_mutex_init(&c->mu, NULL);
+    return c;
+}
+
+static void
+cache_free(struct dns_cache *c)
+{
+    if (c == NULL)
+        return;
+    pthread_mutex_destroy(&c->mu);
+    free(c->v);
+    free(c->buckets);
+    free(c);
+}
 
 static uint32_t
 hash_key(const char *name, int family, int link)
@@ -381,11 +424,12 @@ hash_key(const char *name, int family, int link)
     return (h ^ (uint32_t)link) * 16777619u;
 }
 
+/* Under c->mu. */
 static struct cache_entry *
-cache_find(struct dns_resolver *r, const char *name, int family, int link, uint32_t h)
+cache_find(struct dns_cache *c, const char *name, int family, int link, uint32_t h)
 {
-    for (int32_t i = r->buckets[h % DNS_CACHE_ENTRIES]; i >= 0; i = r->cache[i].next) {
-        struct cache_entry *e = &r->cache[i];
+    for (int32_t i = c->buckets[h % DNS_CACHE_ENTRIES]; i >= 0; i = c->v[i].next) {
+        struct cache_entry *e = &c->v[i];
 
         if (e->hash == h && e->family == family && e->link == link && strcmp(e->name, name) == 0)
             return e;
@@ -393,14 +437,15 @@ cache_find(struct dns_resolver *r, const char *name, int family, int link, uint3
     return NULL;
 }
 
+/* Under c->mu. */
 static void
-cache_unlink(struct dns_resolver *r, struct cache_entry *e)
+cache_unlink(struct dns_cache *c, struct cache_entry *e)
 {
-    int32_t *pp = &r->buckets[e->hash % DNS_CACHE_ENTRIES];
-    int32_t idx = (int32_t)(e - r->cache);
+    int32_t *pp = &c->buckets[e->hash % DNS_CACHE_ENTRIES];
+    int32_t idx = (int32_t)(e - c->v);
 
     while (*pp >= 0 && *pp != idx)
-        pp = &r->cache[*pp].next;
+        pp = &c->v[*pp].next;
     if (*pp == idx)
         *pp = e->next;
     e->expires_ms = 0;
@@ -410,16 +455,19 @@ static void
 cache_put(struct dns_resolver *r, const struct dns_lookup *lk, int err, uint32_t ttl_s,
           const struct dns_addr *addrs, unsigned n)
 {
+    struct dns_cache *c = r->s->cache;
     uint32_t h = hash_key(lk->name, lk->family, lk->link);
-    struct cache_entry *e = cache_find(r, lk->name, lk->family, lk->link, h);
+    struct cache_entry *e;
 
+    pthread_mutex_lock(&c->mu);
+    e = cache_find(c, lk->name, lk->family, lk->link, h);
     if (e != NULL) {
-        cache_unlink(r, e);
+        cache_unlink(c, e);
     } else {
-        e = &r->cache[r->cursor];
-        r->cursor = (r->cursor + 1) % DNS_CACHE_ENTRIES;
+        e = &c->v[c->cursor];
+        c->cursor = (c->cursor + 1) % DNS_CACHE_ENTRIES;
         if (e->expires_ms != 0)
-            cache_unlink(r, e);
+            cache_unlink(c, e);
     }
     if (n > ARRAY_SIZE(e->addrs))
         n = ARRAY_SIZE(e->addrs);
@@ -429,10 +477,39 @@ cache_put(struct dns_resolver *r, const struct dns_lookup *lk, int err, uint32_t
     e->link = lk->link;
     e->err = err;
     e->n = n;
-    memcpy(e->addrs, addrs, n * sizeof(addrs[0]));
+    if (n > 0)
+        memcpy(e->addrs, addrs, n * sizeof(addrs[0]));
     snprintf(e->name, sizeof(e->name), "%s", lk->name);
-    e->next = r->buckets[h % DNS_CACHE_ENTRIES];
-    r->buckets[h % DNS_CACHE_ENTRIES] = (int32_t)(e - r->cache);
+    e->next = c->buckets[h % DNS_CACHE_ENTRIES];
+    c->buckets[h % DNS_CACHE_ENTRIES] = (int32_t)(e - c->v);
+    pthread_mutex_unlock(&c->mu);
+}
+
+/* Copies a live entry for lk's key into out/n/err/link. 1 when found. */
+static int
+cache_get(struct dns_resolver *r, const struct dns_lookup *lk, struct dns_addr *out, unsigned *n,
+          int *err, int *link)
+{
+    struct dns_cache *c = r->s->cache;
+    uint32_t h = hash_key(lk->name, lk->family, lk->link);
+    struct cache_entry *e;
+    int found = 0;
+
+    pthread_mutex_lock(&c->mu);
+    e = cache_find(c, lk->name, lk->family, lk->link, h);
+    if (e != NULL && e->expires_ms <= loop_now(r->loop)) {
+        cache_unlink(c, e);
+        e = NULL;
+    }
+    if (e != NULL) {
+        memcpy(out, e->addrs, e->n * sizeof(out[0]));
+        *n = e->n;
+        *err = e->err;
+        *link = e->link;
+        found = 1;
+    }
+    pthread_mutex_unlock(&c->mu);
+    return found;
 }
 
 static uint32_t
@@ -953,14 +1030,6 @@ dns_resolver_new(struct loop *loop, struct link *links, _Atomic unsigned *n_link
 
     if (r == NULL)
         return NULL;
-    r->cache = calloc(DNS_CACHE_ENTRIES, sizeof(r->cache[0]));
-    r->buckets = malloc(DNS_CACHE_ENTRIES * sizeof(r->buckets[0]));
-    if (r->cache == NULL || r->buckets == NULL) {
-        dns_resolver_free(r);
-        return NULL;
-    }
-    for (unsigned i = 0; i < DNS_CACHE_ENTRIES; i++)
-        r->buckets[i] = -1;
     r->loop = loop;
     r->links = links;
     r->n_links = n_links;
@@ -979,8 +1048,6 @@ dns_resolver_free(struct dns_resolver *r)
         loop_timer_stop(r->loop, &lk->deliver_timer);
         dns_lookup_cancel(lk);
     }
-    free(r->cache);
-    free(r->buckets);
     free(r);
 }
 
@@ -1001,24 +1068,17 @@ answer_locally(struct dns_lookup *lk)
     struct dns_resolver *r = lk->r;
     struct dns_addr a[DNS_MAX_ADDRS * 2];
     unsigned n = hosts_lookup(r->s->hosts, lk->name, lk->family, a, ARRAY_SIZE(a));
-    uint32_t h;
-    struct cache_entry *e;
+    int err = 0, link = -1;
 
     if (n > 0 || hosts_is_localhost(lk->name)) {
         r->st.hosts_hits++;
         lookup_finish(lk, n > 0 ? 0 : DP_ERR_RESOLVE, a, n, lk->link);
         return 1;
     }
-    h = hash_key(lk->name, lk->family, lk->link);
-    e = cache_find(r, lk->name, lk->family, lk->link, h);
-    if (e == NULL)
+    if (!cache_get(r, lk, a, &n, &err, &link))
         return 0;
-    if (e->expires_ms <= loop_now(r->loop)) {
-        cache_unlink(r, e);
-        return 0;
-    }
     r->st.cache_hits++;
-    lookup_finish(lk, e->err, e->addrs, e->n, e->link);
+    lookup_finish(lk, err, a, n, link);
     return 1;
 }
 

@@ -19,7 +19,8 @@
  * - if the link's servers fail (SERVFAIL, REFUSED, ICMP) or have not answered within
  *   race_ms, another link's servers are asked too; the first link to answer wins and is
  *   reported, so the connection can move to the link whose DNS works;
- * - answers are cached per (name, family, link) within [min_ttl, max_ttl]; NXDOMAIN and
+ * - answers are cached per (name, family, link) within [min_ttl, max_ttl], one cache for
+ *   every loop (DNS_CACHE_ENTRIES, the oldest entry reused first); NXDOMAIN and
  *   "no such record" are cached for the SOA's negative TTL (RFC 2308) or neg_ttl;
  * - at most max_lookups per loop are in flight; more fail at once (DP_ERR_DNS_BUSY).
  *
@@ -39,6 +40,7 @@
 #include "os.h"
 
 struct hosts;
+struct dns_cache;
 
 #define DNS_SERVERS_MAX 4 /* servers per link, and given globally */
 #define DNS_SEARCH_MAX 6  /* search domains (glibc's old limit) */
@@ -50,7 +52,7 @@ struct hosts;
 #define DNS_MAX_TTL_S 3600 /* ... and at most this long */
 #define DNS_NEG_TTL_S 30   /* a negative answer without an SOA */
 #define DNS_NEG_MAX_TTL_S 300
-#define DNS_CACHE_ENTRIES 1024 /* per event loop */
+#define DNS_CACHE_ENTRIES 4096 /* for the process */
 #define DNS_MAX_LOOKUPS 128    /* in flight per event loop (each holds up to 4 sockets) */
 
 /* One item of a -dns value: a server, for one link (link[0] != 0) or for all. */
@@ -84,6 +86,7 @@ struct dns_settings {
     char search[DNS_SEARCH_MAX][DNS_NAME_WIRE_MAX];
     unsigned n_search, ndots;
     struct hosts *hosts;
+    struct dns_cache *cache; /* shared by every loop (its own lock) */
     unsigned try_ms, race_ms;
     unsigned max_lookups;
 };
