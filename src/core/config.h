@@ -35,6 +35,12 @@ struct config {
     unsigned threads;         /* event loops; 0 (auto): one per online CPU, capped */
     int no_splice;            /* -no-splice: copy through buffers even where splice works */
     char user[64];            /* -user: drop root privileges to this user after start-up */
+
+    /* SOCKS5 UDP ASSOCIATE (src/front/udp.c). */
+    unsigned udp_timeout_ms; /* -udp-timeout: an association idle that long ends (0: never) */
+    unsigned udp_max;        /* -udp-max: associations at once, all clients (0: refused) */
+    unsigned udp_max_client; /* -udp-max-client: associations at once per client address */
+
     /* Access (src/access.h). -auth values point into argv. */
     const char *auth[CFG_AUTH_MAX]; /* -auth USER:PASS */
     unsigned n_auth;

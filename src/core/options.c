@@ -252,6 +252,15 @@ const struct opt_row options_table[] = {
      OPT_ANYWHERE, NULL, "time a client has to send its request"},
     {"idle-timeout", NULL, "SEC", OPT_T_SECONDS, CFG(idle_timeout_ms), 0, 86400000, "0",
      OPT_ANYWHERE, NULL, "close relayed connections idle that long (0: never)"},
+    {"udp-timeout", NULL, "SEC", OPT_T_SECONDS, CFG(udp_timeout_ms), 0, 86400000, "120",
+     OPT_ANYWHERE, NULL,
+     "end a SOCKS5 UDP association idle that long (0: only\n"
+     "when its TCP connection closes)"},
+    {"udp-max", NULL, "N", OPT_T_UINT, CFG(udp_max), 0, 1000000, "1024", OPT_ANYWHERE, NULL,
+     "SOCKS5 UDP associations at once, all clients; more\n"
+     "get REP 1 (0: UDP ASSOCIATE refused with REP 7)"},
+    {"udp-max-client", NULL, "N", OPT_T_UINT, CFG(udp_max_client), 1, 1000000, "256",
+     OPT_ANYWHERE, NULL, "SOCKS5 UDP associations at once per client address"},
     {"max-clients", NULL, "N", OPT_T_UINT, CFG(max_clients), 1, 10000000, NULL, OPT_ANYWHERE, NULL,
      "concurrent clients (default: from the open-file limit)"},
     {"threads", NULL, "N|auto", OPT_T_CUSTOM, NOWHERE, 0, 0, "auto", OPT_ANYWHERE, set_threads,

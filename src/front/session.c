@@ -21,6 +21,7 @@
 #include "socks4.h"
 #include "socks5.h"
 #include "target.h"
+#include "udp.h"
 #include "os.h"
 
 #define HS_IN_MAX 2048 /* greeting + auth + request of SOCKS5 fit in ~1 KiB */
@@ -39,10 +40,15 @@ struct handshake {
 };
 
 static const char *const state_names[] = {
-    [S_GREETING] = "greeting",     [S_AUTH] = "auth",
-    [S_REQUEST] = "request",       [S_RESOLVING] = "resolving",
-    [S_CONNECTING] = "connecting", [S_RELAY] = "relay",
-    [S_DRAINING] = "draining",     [S_CLOSED] = "closed",
+    [S_GREETING] = "greeting",
+    [S_AUTH] = "auth",
+    [S_REQUEST] = "request",
+    [S_RESOLVING] = "resolving",
+    [S_CONNECTING] = "connecting",
+    [S_RELAY] = "relay",
+    [S_DRAINING] = "draining",
+    [S_CLOSED] = "closed",
+    [S_UDP] = "udp",
 };
 
 static void
@@ -128,6 +134,8 @@ session_close(struct session *s)
     free_handshake(s);
     if (s->http != NULL)
         http_proxy_free(s);
+    if (s->udp != NULL)
+        udp_assoc_free(s);
     relay_stop(&s->relay);
     session_release_link(s);
     log_debug("#%llu closed (sent %llu B, received %llu B)", (unsigned long long)s->id,
@@ -435,6 +443,11 @@ socks5_step(struct session *s)
         hs->pos += used;
         if (hs->denied) {
             socks5_fail(s, SOCKS5_REP_NOT_ALLOWED);
+            return 0;
+        }
+        if (req.cmd == SOCKS5_CMD_UDP) {
+            free_handshake(s); /* src/front/udp.c runs the session from here */
+            udp_assoc_start(s, &req.target);
             return 0;
         }
         if (req.cmd != SOCKS5_CMD_CONNECT) {

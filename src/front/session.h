@@ -16,6 +16,7 @@
 struct server;
 struct handshake;
 struct http_proxy;
+struct udp_assoc;
 struct link;
 
 enum session_state {
@@ -25,6 +26,7 @@ enum session_state {
     S_RESOLVING,  /* name lookup on the resolver threads */
     S_CONNECTING, /* dialer at work */
     S_RELAY,      /* bytes flowing both ways */
+    S_UDP,        /* a SOCKS5 UDP association (src/front/udp.c) runs the session */
     S_DRAINING,   /* error reply sent: reading until EOF so the reply is not lost to a RST */
     S_CLOSED,
 };
@@ -41,6 +43,7 @@ struct session {
     struct loop_timer timer;
     struct handshake *hs;    /* NULL once relaying */
     struct http_proxy *http; /* HTTP proxy clients: src/http_proxy.c runs the session */
+    struct udp_assoc *udp;   /* SOCKS5 UDP ASSOCIATE: src/front/udp.c runs the session */
     struct link *link;
     struct loop_work free_work;
     /* For the status snapshot, read on this session's loop only. */

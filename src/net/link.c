@@ -188,6 +188,11 @@ link_reset(struct link *l, const struct link_spec *spec)
     atomic_init(&l->n_connecting, 0);
     atomic_init(&l->bytes_up, 0);
     atomic_init(&l->bytes_down, 0);
+    atomic_init(&l->udp_active, 0);
+    atomic_init(&l->udp_dgrams_up, 0);
+    atomic_init(&l->udp_dgrams_down, 0);
+    atomic_init(&l->udp_bytes_up, 0);
+    atomic_init(&l->udp_bytes_down, 0);
     atomic_init(&l->connect_us, 0);
     for (unsigned i = 0; i < ERRC_COUNT; i++)
         atomic_init(&l->fail_by[i], 0);

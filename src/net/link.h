@@ -149,7 +149,10 @@ struct link {
 
     /* Counters */
     _Atomic uint64_t n_connections, n_failures, n_active, n_connecting;
-    _Atomic uint64_t bytes_up, bytes_down;            /* live: the relay adds as bytes move */
+    _Atomic uint64_t bytes_up, bytes_down; /* live: the relay adds as bytes move */
+    /* UDP associations (src/front/udp.c): open now; datagrams and payload bytes relayed
+     * each way (up: client to remote). */
+    _Atomic uint64_t udp_active, udp_dgrams_up, udp_dgrams_down, udp_bytes_up, udp_bytes_down;
     _Atomic uint32_t connect_us;                      /* connect latency EWMA (us), 0: none yet */
     _Atomic uint64_t fail_by[ERRC_COUNT];             /* n_failures by errmap_class */
     _Atomic uint64_t lat_count[LINK_LAT_BUCKETS + 1]; /* connects per latency bucket */
