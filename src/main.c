@@ -383,8 +383,31 @@ start_status_page(const struct config *cfg)
     return 0;
 }
 
+/* -dns auto: 1 when the system names its own DNS servers for every local link (then
+ * per-link DNS can ask each link's servers through it). */
+static int
+links_have_own_dns(void)
+{
+    unsigned local = 0, known = 0;
+
+    for (unsigned i = 0; i < app.n_links; i++) {
+        struct sockaddr_storage ss[DNS_SERVERS_MAX];
+        struct link_src src;
+
+        if (app.links[i].spec.kind == LINK_PROXY)
+            continue;
+        local++;
+        if ((link_source(&app.links[i], AF_INET, &src) == 0 ||
+             link_source(&app.links[i], AF_INET6, &src) == 0) &&
+            src.ifindex != 0 && os_iface_dns_servers(src.ifindex, ss, DNS_SERVERS_MAX) > 0)
+            known++;
+    }
+    return local > 0 && known == local;
+}
+
 /* -dns: the per-link resolver's servers, search list and hosts file (read once, here),
- * unless "system" keeps getaddrinfo. Returns 0, or -1 (one-line message printed). */
+ * unless getaddrinfo is chosen ("system", or "auto" where the system does not say which
+ * servers belong to which link). Returns 0, or -1 (one-line message printed). */
 static int
 setup_dns(struct config *cfg)
 {
@@ -392,8 +415,12 @@ setup_dns(struct config *cfg)
     char err[300];
     int n = dns_parse_servers(cfg->dns, items, DNS_SPEC_MAX, err, sizeof(err));
 
-    if (n == 0) {
-        log_info("DNS: the system resolver (getaddrinfo), whatever the link (-dns system)");
+    if (n == 0 && (strcmp(cfg->dns, "system") == 0 || !links_have_own_dns())) {
+        log_info("DNS: the system resolver (getaddrinfo), whatever the link (-dns %s%s)", cfg->dns,
+                 strcmp(cfg->dns, "auto") == 0
+                     ? ": the system does not say which name servers belong to which link; "
+                       "-dns ADDR or LINK=ADDR asks servers through the links"
+                     : "");
         return 0;
     }
     if (n < 0 || dns_settings_init(&app.dns, items, (unsigned)n, app.links, app.n_links, err,

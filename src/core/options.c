@@ -297,11 +297,13 @@ const struct opt_row options_table[] = {
      OPT_ANYWHERE, NULL,
      "if a link has not connected after SEC, race the next\n"
      "link; the first to connect wins (0 off)"},
-    {"dns", NULL, "ADDR[,..]", OPT_T_STRING, CFG(dns), 1, 0, "system", OPT_ANYWHERE, check_dns,
+    {"dns", NULL, "ADDR[,..]", OPT_T_STRING, CFG(dns), 1, 0, "auto", OPT_ANYWHERE, check_dns,
      "name servers asked through the links: ADDR for every\n"
      "link, LINK=ADDR for one (e.g. 10.0.0.53,wan2=192.0.2.53;\n"
      "links without one use the system's); \"system\": the\n"
-     "system resolver (getaddrinfo), whatever the link"},
+     "system resolver (getaddrinfo), whatever the link;\n"
+     "\"auto\": per link where the system names each link's\n"
+     "servers (Windows), else \"system\""},
     {"no-splice", NULL, NULL, OPT_T_FLAG, CFG(no_splice), 0, 0, NULL, OPT_ANYWHERE, NULL,
      "copy through buffers even where the kernel could pipe"},
     {"user", NULL, "NAME", OPT_T_STRING, CFG(user), 1, 0, NULL, OPT_ANYWHERE, NULL,

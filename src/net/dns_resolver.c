@@ -88,7 +88,7 @@ dns_parse_servers(const char *text, struct dns_server_spec *out, unsigned max, c
     unsigned n = 0;
     const char *p = text;
 
-    if (strcmp(text, "system") == 0)
+    if (strcmp(text, "system") == 0 || strcmp(text, "auto") == 0)
         return 0;
     for (;;) {
         const char *comma = strchr(p, ','), *eq;

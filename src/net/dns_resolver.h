@@ -28,7 +28,14 @@
  * the system assigns to the link's interface (os_iface_dns_servers), else the system's
  * (resolv.conf). A loopback server (a local stub such as systemd-resolved's 127.0.0.53)
  * cannot be reached through a link: it is asked unpinned, and the stub chooses the way
- * out (said once in the log). */
+ * out (said once in the log).
+ *
+ * The default (-dns auto): this resolver when the system names each link's own servers
+ * (os_iface_dns_servers: Windows adapters), else getaddrinfo (-dns system). On Linux
+ * resolv.conf names servers for the host as a whole, often a router only one link can
+ * reach, or the 127.0.0.53 stub, which cannot be pinned at all: asking it through every
+ * link would cost a 1 s race on the other links and drag connections to the router's
+ * link. So there the user says which servers each link may ask (-dns ADDR, LINK=ADDR). */
 #ifndef DP_DNS_RESOLVER_H
 #define DP_DNS_RESOLVER_H
 
@@ -61,9 +68,9 @@ struct dns_server_spec {
     struct sockaddr_storage addr; /* port 53 unless given */
 };
 
-/* Parses a -dns value: "system", or ADDR[,ADDR...] where each ADDR is [LINK=]IP,
- * [LINK=]IPv4:PORT or [LINK=][IPv6]:PORT. Returns the number of items (0 for "system"),
- * or -1 with a one-line reason in err. */
+/* Parses a -dns value: "auto", "system", or ADDR[,ADDR...] where each ADDR is [LINK=]IP,
+ * [LINK=]IPv4:PORT or [LINK=][IPv6]:PORT. Returns the number of items (0 for "auto" and
+ * "system"), or -1 with a one-line reason in err. */
 int dns_parse_servers(const char *text, struct dns_server_spec *out, unsigned max, char *err,
                       size_t errlen);
 

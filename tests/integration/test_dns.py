@@ -235,3 +235,13 @@ def test_lab_nxdomain_is_rep_4_and_a_cache_hit_sends_nothing(dns_lab, lab_proxy)
     with netns(lab.host):
         assert socks5_rep(proxy.addr, "missing.test", 80) == REP_HOST_UNREACH
     assert len(server.queries()) == before
+
+
+@pytest.mark.parametrize("args, said", [
+    ((), "(-dns auto: the system does not say which name servers belong to which link"),
+    (("-dns", "system"), "(-dns system)"),
+])
+def test_default_on_linux_is_getaddrinfo_and_says_why(start_proxy, args, said):
+    proxy = start_proxy(*args, "127.0.0.1")
+    assert any("DNS: the system resolver (getaddrinfo)" in line and said in line
+               for line in proxy.lines), proxy.log()
