@@ -352,15 +352,18 @@ setup_links(struct config *cfg)
 }
 
 /* -status HOST:PORT: the status page's listener, guarded like the proxy's own (not on a
- * reachable address without -auth or -allow, unless -open). Returns 0 or -1 (said why). */
+ * reachable address without -auth or -allow, unless -open). Checked before anything
+ * starts; returns 0 or -1 (said why). */
 static int
-start_status_page(const struct config *cfg)
+check_status_page(const struct config *cfg)
 {
     struct addrinfo hints = {.ai_flags = AI_PASSIVE, .ai_socktype = SOCK_STREAM}, *res = NULL;
-    char host[64], err[300];
+    char host[64];
     uint16_t port;
     int exposed = 1;
 
+    if (cfg->status_listen[0] == '\0')
+        return 0;
     if (options_parse_hostport(cfg->status_listen, host, sizeof(host), &port) == -1)
         return -1; /* checked by the option already */
     if (getaddrinfo(host, NULL, &hints, &res) == 0) {
@@ -375,8 +378,21 @@ start_status_page(const struct config *cfg)
                 cfg->status_listen);
         return -1;
     }
-    if (admin_start(&app.admin, &app.status, app.servers[0].loop, host, port, err, sizeof(err)) ==
-        -1) {
+    return 0;
+}
+
+/* Opens the -status listener on loop 0 (before privileges are dropped). 0 or -1. */
+static int
+start_status_page(const struct config *cfg)
+{
+    char host[64], err[300];
+    uint16_t port;
+
+    if (cfg->status_listen[0] == '\0')
+        return 0;
+    if (options_parse_hostport(cfg->status_listen, host, sizeof(host), &port) == -1 ||
+        admin_start(&app.admin, &app.status, app.servers[0].loop, host, port, err, sizeof(err)) ==
+            -1) {
         fprintf(stderr, "dispatch-proxy: %s\n", err);
         return -1;
     }
@@ -556,8 +572,8 @@ main(int argc, char **argv)
         return iface_list(stdout) == 0 ? 0 : 1;
     log_threshold = cfg->verbosity < 0 ? LOG_WARN : (enum log_level)(LOG_INFO + cfg->verbosity);
 
-    if (setup_access(cfg) == -1 || setup_links(cfg) == -1 || setup_health(cfg) == -1 ||
-        setup_dns(cfg) == -1)
+    if (setup_access(cfg) == -1 || check_status_page(cfg) == -1 || setup_links(cfg) == -1 ||
+        setup_health(cfg) == -1 || setup_dns(cfg) == -1)
         return 2;
 
     nofile = os_raise_fd_limit();
@@ -595,8 +611,8 @@ main(int argc, char **argv)
         return 1;
     status_init(&app.status, app.links, &app.bal, &app.sh, app.servers, app.n_servers);
     status_start(&app.status, app.servers[0].loop, log_threshold >= LOG_DEBUG);
-    if (cfg->status_listen[0] != '\0' && start_status_page(cfg) == -1)
-        return 2;
+    if (start_status_page(cfg) == -1)
+        return 1;
     if (drop_privileges(cfg->user) == -1)
         return 2;
     if (!dialer_binds_device())
