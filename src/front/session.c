@@ -183,7 +183,7 @@ fail_with_reply(struct session *s, const void *reply, size_t len)
         return;
     }
     free_handshake(s);
-    shutdown(s->relay.client.fd, SHUT_WR);
+    os_shutdown_write(s->relay.client.fd);
     set_state(s, S_DRAINING);
     s->relay.client.cb = drain_cb;
     if (loop_io_set(loop, &s->relay.client, LOOP_READ) == -1) {

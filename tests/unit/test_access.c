@@ -1,7 +1,6 @@
 /* Access control: -allow ranges, credentials from -auth and -auth-file (reload included),
  * comparisons by length and content (NUL bytes are data), and listen-address exposure. */
-#include <arpa/inet.h>
-#include <netinet/in.h>
+#include "os.h" /* sockets and addresses on every platform */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

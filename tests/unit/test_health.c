@@ -1,7 +1,7 @@
 /* Link health: the up/suspect/down state machine, trials of down links without probes,
  * presence (interface or address gone), and the lock-free source copy. Links are built
  * by hand: no interface is looked at. */
-#include <arpa/inet.h>
+#include "os.h" /* sockets and addresses on every platform */
 #include <errno.h>
 #include <string.h>
 

@@ -1,7 +1,6 @@
 /* Links: LINK[@RATIO] parsing, resolving a link on this host (loopback only), refresh,
  * backoff; and the iface helpers behind them. Looks at interfaces, sends nothing. */
-#include <arpa/inet.h>
-#include <net/if.h>
+#include "os.h" /* sockets and addresses on every platform */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -224,7 +223,7 @@ TEST(parse_error_fits_a_small_buffer)
 static unsigned
 lo_index(void)
 {
-    return if_nametoindex("lo");
+    return os_if_index("lo");
 }
 
 TEST(init_127_0_0_1_is_on_lo)
@@ -432,13 +431,17 @@ TEST(iface_find_addr_finds_loopback)
 
 TEST(iface_list_prints_header_and_lo)
 {
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
+    /* A temporary file, not open_memstream: the Windows C library has none. */
+    FILE *f = tmpfile();
+    char *buf = calloc(1, 65536);
+    size_t len;
 
-    ASSERT(f != NULL);
+    ASSERT(f != NULL && buf != NULL);
     ASSERT_EQ(iface_list(f), 0);
+    rewind(f);
+    len = fread(buf, 1, 65535, f);
     fclose(f);
+    buf[len] = '\0';
     ASSERT(strncmp(buf, "--- Listing the available addresses for dispatching\n", 52) == 0);
     if (strstr(buf, "\n[+] lo (up), IPv4: 127.0.0.1") == NULL) {
         printf("%s", buf);
@@ -456,9 +459,9 @@ TEST(default_route_ifaces_never_lists_loopback)
     ASSERT(n >= 0 && n <= LINK_MAX);
     for (int i = 0; i < n; i++) {
         ASSERT(strcmp(names[i], "lo") != 0);
-        ASSERT(if_nametoindex(names[i]) != 0);
+        ASSERT(os_if_index(names[i]) != 0);
         if (i > 0)
-            ASSERT(if_nametoindex(names[i - 1]) < if_nametoindex(names[i]));
+            ASSERT(os_if_index(names[i - 1]) < os_if_index(names[i]));
     }
     ASSERT_EQ(iface_default_route_ifaces(names, 0), 0);
 }

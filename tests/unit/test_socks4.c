@@ -1,8 +1,7 @@
 /* SOCKS4 / SOCKS4a request parser and reply encoder: every field, byte-by-byte arrival,
  * pipelined payload, malformed and oversized fields. The parser always gets an exact-size
  * heap copy, so a SAN=1 build catches any read past what was "received". */
-#include <arpa/inet.h>
-#include <netinet/in.h>
+#include "os.h" /* sockets and addresses on every platform */
 #include <stdlib.h>
 #include <string.h>
 

@@ -1,11 +1,9 @@
 /* SOCKS5 parsers and encoders: every field, byte-by-byte arrival, pipelined bursts and
  * every malformed field. Parsers are always handed an exact-size heap copy of the
  * bytes, so a build with SAN=1 catches any read past what was "received". */
-#include <arpa/inet.h>
-#include <netinet/in.h>
+#include "os.h" /* sockets and addresses on every platform */
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 
 #include "socks5.h"
 #include "unit.h"

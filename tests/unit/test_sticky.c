@@ -1,7 +1,6 @@
 /* The sticky table: same key -> same link within the TTL, expiry, refresh on use, the
  * bound on memory, and what the key is made of. */
-#include <arpa/inet.h>
-#include <netinet/in.h>
+#include "os.h" /* sockets and addresses on every platform */
 #include <string.h>
 
 #include "sticky.h"
