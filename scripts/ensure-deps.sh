@@ -11,7 +11,8 @@ BENCH_PACKAGES="microsocks dante-server strace"
 TEST_PACKAGES="clang libclang-rt-14-dev clang-format valgrind curl python3 python3-pytest \
 python3-socks python3-dnslib iproute2 procps util-linux \
 microsocks tinyproxy openssh-server openssh-client \
-musl-tools systemd chromium python3-prometheus-client"
+musl-tools systemd chromium python3-prometheus-client \
+mingw-w64 wine wine64"
 PACKAGES="$BUILD_PACKAGES"
 case "${1:-}" in
 build) ;;
