@@ -2,7 +2,7 @@
  * compression pointers, CNAME chains, TTLs, RCODEs, truncation, and the malformed ones a
  * hostile or broken server can send. Every parse gets an exact-size heap copy, so a
  * SAN=1 build catches any read past the message. */
-#include <netinet/in.h>
+#include "os.h" /* sockets and addresses on every platform */
 #include <stdlib.h>
 #include <string.h>
 

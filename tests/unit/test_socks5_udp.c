@@ -2,11 +2,9 @@
  * time (a prefix is MORE until the last header byte, never DONE early), every malformed
  * field refused at the byte that shows it, and reply headers built from addresses.
  * Parsers get an exact-size heap copy, so SAN=1 catches a read past the datagram. */
-#include <arpa/inet.h>
-#include <netinet/in.h>
+#include "os.h" /* sockets and addresses on every platform */
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 
 #include "socks5_udp.h"
 #include "unit.h"

@@ -390,11 +390,20 @@ os_set_listener_opts(os_sock s, int family, int reuseport)
     if (family == AF_INET6)
         setsockopt(s, IPPROTO_IPV6, IPV6_V6ONLY, (const char *)&one, sizeof(one));
     if (reuseport) {
-        /* Windows cannot spread one port's connections over several listeners. */
-        os_set_errno(EOPNOTSUPP);
+        /* Windows cannot spread one port's connections over several listeners: the
+         * loops share one. */
+        os_set_errno(ENOPROTOOPT);
         return -1;
     }
     return 0;
+}
+
+int
+os_set_defer_accept(os_sock s, int seconds)
+{
+    DP_UNUSED(s), DP_UNUSED(seconds);
+    os_set_errno(ENOPROTOOPT); /* no TCP_DEFER_ACCEPT; accept filters are not used */
+    return -1;
 }
 
 void
