@@ -1,7 +1,6 @@
 /* The pure parts of per-link DNS: the hosts file (src/net/hosts.c), the -dns value and
  * the search list (src/net/dns_resolver.c). */
-#include <arpa/inet.h>
-#include <netinet/in.h>
+#include "os.h" /* sockets and addresses on every platform */
 #include <stdlib.h>
 #include <string.h>
 

@@ -245,3 +245,59 @@ os_dns_servers(struct sockaddr_storage *out, int max)
     free(all);
     return n;
 }
+
+/* Adds domain d (UTF-8, a final dot dropped) to out unless empty or already there. */
+static int
+search_add(char (*out)[OS_DNS_DOMAIN_MAX], int n, int max, const char *d)
+{
+    size_t len = strlen(d);
+
+    if (len > 0 && d[len - 1] == '.')
+        len--;
+    if (len == 0 || len >= OS_DNS_DOMAIN_MAX || n >= max)
+        return n;
+    for (int i = 0; i < n; i++)
+        if (strncmp(out[i], d, len) == 0 && out[i][len] == '\0')
+            return n;
+    memcpy(out[n], d, len);
+    out[n][len] = '\0';
+    return n + 1;
+}
+
+/* Windows: the primary DNS suffix (GetNetworkParams), then each connected adapter's
+ * connection-specific suffix and its suffix search list, as the DNS client appends them.
+ * ndots is 1: Windows tries a dotted name as given first, like resolv.conf's default. */
+int
+os_dns_search(char (*out)[OS_DNS_DOMAIN_MAX], int max, unsigned *ndots)
+{
+    IP_ADAPTER_ADDRESSES *all;
+    ULONG size = 0;
+    int n = 0;
+
+    *ndots = 1;
+    if (GetNetworkParams(NULL, &size) == ERROR_BUFFER_OVERFLOW && size > 0) {
+        FIXED_INFO *fi = malloc(size);
+
+        if (fi != NULL && GetNetworkParams(fi, &size) == NO_ERROR)
+            n = search_add(out, n, max, fi->DomainName);
+        free(fi);
+    }
+    all = adapters_read(GAA_FLAG_SKIP_ANYCAST | GAA_FLAG_SKIP_MULTICAST | GAA_FLAG_SKIP_UNICAST |
+                        GAA_FLAG_SKIP_DNS_SERVER);
+    if (all == NULL)
+        return os_errno() == ENODEV ? n : -1;
+    for (IP_ADAPTER_ADDRESSES *a = all; a != NULL; a = a->Next) {
+        char d[OS_DNS_DOMAIN_MAX];
+
+        if (a->OperStatus != IfOperStatusUp)
+            continue;
+        win_utf8(a->DnsSuffix, d, sizeof(d));
+        n = search_add(out, n, max, d);
+        for (IP_ADAPTER_DNS_SUFFIX *s = a->FirstDnsSuffix; s != NULL; s = s->Next) {
+            win_utf8(s->String, d, sizeof(d));
+            n = search_add(out, n, max, d);
+        }
+    }
+    free(all);
+    return n;
+}
