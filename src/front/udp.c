@@ -14,6 +14,7 @@
 #include "common.h"
 #include "config.h"
 #include "dialer.h"
+#include "dns_resolver.h"
 #include "errmap.h"
 #include "link.h"
 #include "log.h"
@@ -62,7 +63,8 @@ struct udp_assoc {
     LIST_ENTRY(udp_assoc) entry; /* in reg.all while registered */
     struct session *s;
     struct loop *loop;
-    struct resolver *resolver;
+    struct resolver *resolver; /* -dns system: getaddrinfo on the resolver threads */
+    struct dns_resolver *dns;  /* else per-link DNS through the association's link */
     struct link *link;
     int registered, closed;
     int started_down;      /* the link was down when picked (nothing better): keep it anyway */
@@ -76,6 +78,7 @@ struct udp_assoc {
     uint64_t n_up, n_down, n_dropped;
     /* Name lookups: one at a time, its datagram waiting in pending. */
     struct resolve_req *resolve;
+    struct dns_lookup *lookup;
     char pending_host[256];
     uint16_t pending_port;
     int has_pending;
@@ -213,6 +216,9 @@ assoc_close(struct udp_assoc *a)
     if (a->resolve != NULL)
         resolver_cancel(a->resolve);
     a->resolve = NULL;
+    if (a->lookup != NULL)
+        dns_lookup_cancel(a->lookup);
+    a->lookup = NULL;
     loop_io_close(&a->client);
     loop_io_close(&a->out[0].io);
     loop_io_close(&a->out[1].io);
@@ -360,57 +366,78 @@ name_find(struct udp_assoc *a, const char *host)
     return NULL;
 }
 
-/* The first address of the answer that the link can send to (AF_UNSPEC: none). */
+/* Whether the association's link can send to sa's family now. */
+static int
+link_reaches(const struct udp_assoc *a, const struct sockaddr *sa)
+{
+    if (sa->sa_family == AF_INET)
+        return atomic_load_explicit(&a->link->has_v4, memory_order_relaxed);
+    return sa->sa_family == AF_INET6 &&
+           atomic_load_explicit(&a->link->has_v6, memory_order_relaxed);
+}
+
+/* The lookup of pending_host ended: sa is the address to use (NULL: none). Remembers it
+ * and sends the datagram that waited for it. */
 static void
-name_store(struct udp_assoc *a, const char *host, const struct addrinfo *res)
+name_resolved(struct udp_assoc *a, const struct sockaddr *sa)
 {
     struct udp_name *e = &a->names[a->next_name++ % UDP_NAMES];
-    int v4 = atomic_load_explicit(&a->link->has_v4, memory_order_relaxed);
-    int v6 = atomic_load_explicit(&a->link->has_v6, memory_order_relaxed);
+    union udp_addr dst;
 
     memset(e, 0, sizeof(*e));
-    snprintf(e->host, sizeof(e->host), "%s", host);
-    e->expires_ms = loop_now(a->loop) + UDP_NAME_FAIL_TTL_MS;
-    for (; res != NULL; res = res->ai_next) {
-        if ((res->ai_family == AF_INET && v4) || (res->ai_family == AF_INET6 && v6)) {
-            memcpy(&e->addr, res->ai_addr, addr_len(res->ai_addr));
-            unmap(&e->addr);
-            e->expires_ms = loop_now(a->loop) + UDP_NAME_TTL_MS;
-            return;
-        }
+    snprintf(e->host, sizeof(e->host), "%s", a->pending_host);
+    e->expires_ms = loop_now(a->loop) + (sa != NULL ? UDP_NAME_TTL_MS : UDP_NAME_FAIL_TTL_MS);
+    if (sa != NULL) {
+        memcpy(&e->addr, sa, addr_len(sa));
+        unmap(&e->addr);
     }
+    if (!a->has_pending)
+        return;
+    a->has_pending = 0;
+    if (sa == NULL) {
+        drop(a, "its name did not resolve to an address the link can reach", NULL);
+        return;
+    }
+    dst = e->addr;
+    set_port(&dst, a->pending_port);
+    send_out(a, &dst, a->pending, a->pending_len);
 }
 
 static void
 resolved_cb(void *arg, int err, struct addrinfo *res)
 {
     struct udp_assoc *a = arg;
-    struct udp_name *e;
+    const struct sockaddr *sa = NULL;
 
     a->resolve = NULL;
-    name_store(a, a->pending_host, err == 0 ? res : NULL);
+    for (const struct addrinfo *r = err == 0 ? res : NULL; r != NULL && sa == NULL; r = r->ai_next)
+        if (link_reaches(a, r->ai_addr))
+            sa = r->ai_addr;
+    name_resolved(a, sa);
     if (res != NULL)
         freeaddrinfo(res);
-    e = name_find(a, a->pending_host);
-    if (!a->has_pending)
-        return;
-    a->has_pending = 0;
-    if (e == NULL || e->addr.sa.sa_family == AF_UNSPEC) {
-        drop(a, "its name did not resolve to an address the link can reach", NULL);
-        return;
-    }
-    {
-        union udp_addr dst = e->addr;
-        set_port(&dst, a->pending_port);
-        send_out(a, &dst, a->pending, a->pending_len);
-    }
 }
 
-/* A datagram to a name not in the cache: it waits (one at a time) for the lookup. */
+static void
+dns_cb(void *arg, int err, const struct sockaddr_storage *addrs, unsigned n, int link)
+{
+    struct udp_assoc *a = arg;
+    const struct sockaddr *sa = NULL;
+
+    DP_UNUSED(link); /* whichever link's DNS answered, the datagrams keep their link */
+    a->lookup = NULL;
+    for (unsigned i = 0; err == 0 && i < n && sa == NULL; i++)
+        if (link_reaches(a, (const struct sockaddr *)&addrs[i]))
+            sa = (const struct sockaddr *)&addrs[i];
+    name_resolved(a, sa);
+}
+
+/* A datagram to a name not in the cache: it waits (one at a time) for the lookup, made
+ * through the association's link when per-link DNS is on. */
 static void
 resolve_then_send(struct udp_assoc *a, const struct target *t, const uint8_t *p, size_t n)
 {
-    if (a->resolve != NULL) {
+    if (a->resolve != NULL || a->lookup != NULL) {
         drop(a, "another name is being looked up", NULL);
         return;
     }
@@ -423,8 +450,11 @@ resolve_then_send(struct udp_assoc *a, const struct target *t, const uint8_t *p,
     } else {
         drop(a, "too large to wait for its name", NULL); /* the lookup still helps the next */
     }
-    a->resolve = resolver_submit(a->resolver, a->loop, t->host, t->port, resolved_cb, a);
-    if (a->resolve == NULL && a->has_pending) {
+    if (a->dns != NULL)
+        a->lookup = dns_lookup_start(a->dns, t->host, (int)a->link->index, AF_UNSPEC, dns_cb, a);
+    else
+        a->resolve = resolver_submit(a->resolver, a->loop, t->host, t->port, resolved_cb, a);
+    if (a->resolve == NULL && a->lookup == NULL && a->has_pending) {
         a->has_pending = 0;
         drop(a, "out of memory for the lookup", NULL);
     }
@@ -675,6 +705,7 @@ udp_assoc_start(struct session *s, const struct target *hint)
     a->s = s;
     a->loop = s->srv->loop;
     a->resolver = s->srv->sh->resolver;
+    a->dns = s->srv->dns;
     a->idle_ms = cfg->udp_timeout_ms;
     a->last_ms = loop_now(a->loop);
     loop_io_init(&a->client, OS_SOCK_INVALID, client_cb);

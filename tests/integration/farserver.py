@@ -14,6 +14,10 @@ once every listener is up, then serves until killed. Modes:
           any size costs little memory) and closes
   reset   once the client sends anything, sends RESET_AFTER bytes of pattern data and
           then resets the connection (SO_LINGER 0 close) instead of closing it
+  udpecho (UDP) answers each datagram with "<source ip> <source port> " and the datagram;
+          the datagram "SEEN?" is answered with one line "<ip> <port> <payload hex>" for
+          every datagram received before it (the last UDP_SEEN_MAX), so a test can show
+          what never arrived
 
 Run it as a separate process (inside a namespace with `ip netns exec`) so its
 sockets never share a file-descriptor limit with the proxy or the client.
@@ -31,6 +35,7 @@ import sys
 DIGEST_TAIL = 256 * 1024
 MAX_PENDING = 256 * 1024  # stop reading while this much output waits (backpressure)
 RESET_AFTER = 256 * 1024
+UDP_SEEN_MAX = 1000
 STREAM_SEED, STREAM_CHUNK = 20251125, 1 << 20
 
 
@@ -126,6 +131,12 @@ class Server:
         host, _, port = hostport.rpartition(":")
         host = host.strip("[]")
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        if mode == "udpecho":
+            usock = socket.socket(family, socket.SOCK_DGRAM)
+            usock.bind((host, int(port)))
+            usock.setblocking(False)
+            self.sel.register(usock, selectors.EVENT_READ, ("udp", []))
+            return usock.getsockname()[1]
         lsock = socket.socket(family, socket.SOCK_STREAM)
         lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         lsock.bind((host, int(port)))
@@ -154,10 +165,29 @@ class Server:
     def serve_forever(self):
         while True:
             for key, events in self.sel.select():
-                if isinstance(key.data, tuple):
+                if isinstance(key.data, tuple) and key.data[0] == "udp":
+                    self.datagram(key.fileobj, key.data[1])
+                elif isinstance(key.data, tuple):
                     self.accept(key.fileobj, key.data[1])
                 else:
                     self.service(key.data, events)
+
+    def datagram(self, usock, seen):
+        try:
+            data, peer = usock.recvfrom(65536)
+        except OSError:
+            return
+        ip = str(ipaddress.ip_address(peer[0].split("%")[0]))
+        if data == b"SEEN?":
+            answer = "".join(f"{i} {p} {d.hex()}\n" for i, p, d in seen).encode()
+        else:
+            seen.append((ip, peer[1], data))
+            del seen[:-UDP_SEEN_MAX]
+            answer = b"%s %d " % (ip.encode(), peer[1]) + data
+        try:
+            usock.sendto(answer, peer)
+        except OSError:
+            pass
 
     def accept(self, lsock, mode):
         try:
