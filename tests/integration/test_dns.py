@@ -6,6 +6,7 @@ truncation, NXDOMAIN, localhost); in the namespace lab (root) it sits in FAR, re
 through both ISPs, and pins which link each query leaves by.
 """
 
+import socket
 import subprocess
 import sys
 import time
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from client import REP_HOST_UNREACH, REP_OK, curl, socks5_connect, try_curl
+from client import REP_HOST_UNREACH, REP_OK, curl, request, socks5_connect, try_curl
 from conftest import HERE, FarServer, need_root
 from lab import FAR_V4, WAN, Lab, netns
 
@@ -245,3 +246,54 @@ def test_default_on_linux_is_getaddrinfo_and_says_why(start_proxy, args, said):
     proxy = start_proxy(*args, "127.0.0.1")
     assert any("DNS: the system resolver (getaddrinfo)" in line and said in line
                for line in proxy.lines), proxy.log()
+
+
+def test_lookups_of_clients_that_left_free_their_slots(loop_dns, start_proxy):
+    """128 lookups (DNS_MAX_LOOKUPS) wait for a server that never answers: the next name is
+    refused with REP 1. Their clients leave: the slots come back and a name resolves again
+    (a slot that leaked would refuse forever; SAN=1 also checks the cancelled lookups are
+    freed)."""
+    server, far = loop_dns
+    proxy = start_proxy("-threads", 1, "-dns", f"127.0.0.1:{server.ports[0]}", "127.0.0.1")
+    socks = []
+    for i in range(128):
+        s = socket.create_connection(proxy.addr, timeout=10)
+        s.sendall(b"\x05\x01\x00" + request(f"slow.{i}.test", far.ports[0]))
+        socks.append(s)
+    for s in socks:
+        assert s.recv(2) == b"\x05\x00"
+    deadline = time.monotonic() + 10
+    while len({q[2] for q in server.queries()}) < 128 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert socks5_rep(proxy.addr, "far.test", far.ports[0]) == 1  # full: refused at once
+    for s in socks:
+        s.close()  # while the lookups still wait
+    reps = []
+    deadline = time.monotonic() + 10
+    while (not reps or reps[-1] != REP_OK) and time.monotonic() < deadline:
+        reps.append(socks5_rep(proxy.addr, "far.test", far.ports[0]))
+    assert reps[-1] == REP_OK, reps
+    # (Under SAN=1 the teardown also fails on any leak of the cancelled lookups.)
+
+
+def test_lookups_in_flight_are_bounded(loop_dns, start_proxy):
+    server, far = loop_dns
+    proxy = start_proxy("-threads", 1, "-dns", f"127.0.0.1:{server.ports[0]}", "127.0.0.1")
+    socks = []
+    try:
+        for i in range(128):  # DNS_MAX_LOOKUPS: each waits for a server that never answers
+            s = socket.create_connection(proxy.addr, timeout=10)
+            s.sendall(b"\x05\x01\x00" + request(f"slow.{i}.test", far.ports[0]))
+            socks.append(s)
+        for s in socks:
+            assert s.recv(2) == b"\x05\x00"
+        deadline = time.monotonic() + 10
+        while len({q[2] for q in server.queries()}) < 128 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len({q[2] for q in server.queries()}) == 128
+        # One more is refused at once with REP 1, not queued.
+        assert socks5_rep(proxy.addr, "slow.extra.test", far.ports[0]) == 1
+        assert "slow.extra.test" not in {q[2] for q in server.queries()}
+    finally:
+        for s in socks:
+            s.close()
