@@ -47,8 +47,14 @@ link_json(struct sbuf *b, const struct status_link *l)
     for (unsigned k = 0; k < ERRC_COUNT; k++)
         sbuf_printf(b, "%s\"%s\":%llu", k ? "," : "", errmap_class_name((enum errmap_class)k),
                     (unsigned long long)l->fail_by[k]);
-    sbuf_printf(b, "},\"bytes_out\":%llu,\"bytes_in\":%llu,\"rate_out\":",
-                (unsigned long long)l->bytes_up, (unsigned long long)l->bytes_down);
+    sbuf_printf(b, "},\"bytes_out\":%llu,\"bytes_in\":%llu,", (unsigned long long)l->bytes_up,
+                (unsigned long long)l->bytes_down);
+    sbuf_printf(b,
+                "\"udp\":{\"associations\":%llu,\"datagrams_out\":%llu,\"datagrams_in\":%llu,"
+                "\"bytes_out\":%llu,\"bytes_in\":%llu},\"rate_out\":",
+                (unsigned long long)l->udp_active, (unsigned long long)l->udp_dgrams_up,
+                (unsigned long long)l->udp_dgrams_down, (unsigned long long)l->udp_bytes_up,
+                (unsigned long long)l->udp_bytes_down);
     num(b, l->rate_up);
     sbuf_puts(b, ",\"rate_in\":");
     num(b, l->rate_down);
@@ -270,6 +276,23 @@ render_metrics(struct sbuf *b, const struct status_snapshot *snap)
             label(b, l->label);
             sbuf_printf(b, "\",direction=\"%s\"} %llu\n", d ? "in" : "out",
                         (unsigned long long)(d ? l->bytes_down : l->bytes_up));
+        }
+    }
+    head(b, "link_udp_associations", "gauge", "SOCKS5 UDP associations open through the link.");
+    for (unsigned i = 0; i < snap->n_links; i++) {
+        sbuf_puts(b, "dispatch_proxy_link_udp_associations{link=\"");
+        label(b, snap->links[i].label);
+        sbuf_printf(b, "\"} %llu\n", (unsigned long long)snap->links[i].udp_active);
+    }
+    head(b, "link_udp_datagrams_total", "counter",
+         "UDP datagrams relayed through the link: out = sent by clients, in = received for them.");
+    for (unsigned i = 0; i < snap->n_links; i++) {
+        const struct status_link *l = &snap->links[i];
+        for (int d = 0; d < 2; d++) {
+            sbuf_puts(b, "dispatch_proxy_link_udp_datagrams_total{link=\"");
+            label(b, l->label);
+            sbuf_printf(b, "\",direction=\"%s\"} %llu\n", d ? "in" : "out",
+                        (unsigned long long)(d ? l->udp_dgrams_down : l->udp_dgrams_up));
         }
     }
     head(b, "link_failures_total", "counter", "Failed connection attempts through the link.");

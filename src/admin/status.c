@@ -232,6 +232,11 @@ status_snapshot(struct status *st, struct status_snapshot *snap)
             o->fail_by[k] = atomic_load_explicit(&l->fail_by[k], memory_order_relaxed);
         o->bytes_up = atomic_load_explicit(&l->bytes_up, memory_order_relaxed);
         o->bytes_down = atomic_load_explicit(&l->bytes_down, memory_order_relaxed);
+        o->udp_active = atomic_load_explicit(&l->udp_active, memory_order_relaxed);
+        o->udp_dgrams_up = atomic_load_explicit(&l->udp_dgrams_up, memory_order_relaxed);
+        o->udp_dgrams_down = atomic_load_explicit(&l->udp_dgrams_down, memory_order_relaxed);
+        o->udp_bytes_up = atomic_load_explicit(&l->udp_bytes_up, memory_order_relaxed);
+        o->udp_bytes_down = atomic_load_explicit(&l->udp_bytes_down, memory_order_relaxed);
         o->rate_up = st->rate_up[i];
         o->rate_down = st->rate_down[i];
         o->connect_us = atomic_load_explicit(&l->connect_us, memory_order_relaxed);

@@ -45,6 +45,8 @@ struct status_link {
     uint64_t connections, failures, active, connecting;
     uint64_t fail_by[ERRC_COUNT];
     uint64_t bytes_up, bytes_down;
+    /* SOCKS5 UDP associations open now; datagrams and payload bytes relayed each way */
+    uint64_t udp_active, udp_dgrams_up, udp_dgrams_down, udp_bytes_up, udp_bytes_down;
     double rate_up, rate_down; /* bytes/s over the last sampled second */
     uint32_t connect_us;       /* latency EWMA, 0: none yet */
     uint64_t lat_count[LINK_LAT_BUCKETS + 1], lat_sum_us;

@@ -465,3 +465,38 @@ def test_a_page_on_another_origin_cannot_drain_a_link(start_proxy, tmp_path):
     links = get_json(port, "/api/links")["links"]
     assert [(link["ratio"], link["draining"]) for link in links] == [(1, False), (1, False)]
     assert not any("drained" in line for line in proxy.lines)
+
+
+def test_udp_datagrams_are_counted_per_link_in_json_and_metrics(start_proxy):
+    """Three datagrams out and their three answers through one association on link A:
+    the JSON and /metrics count them on A, and the open association, and nothing on B."""
+    import socks  # PySocks
+
+    echo = FarServer(["udpecho@127.0.0.1:0"])
+    proxy, port = with_status(start_proxy, A, B)
+    s = socks.socksocket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.set_proxy(socks.SOCKS5, "127.0.0.1", proxy.port)
+    s.settimeout(10)
+    try:
+        for i in range(3):
+            s.sendto(b"x" * (10 + i), ("127.0.0.1", echo.ports[0]))
+            s.recvfrom(65536)
+        links = get_json(port, "/api/links")["links"]
+        used = [lk for lk in links if lk["udp"]["datagrams_out"] > 0]
+        assert len(used) == 1, links
+        assert used[0]["udp"] == {"associations": 1, "datagrams_out": 3, "datagrams_in": 3,
+                                  "bytes_out": 33, "bytes_in": used[0]["udp"]["bytes_in"]}
+        assert used[0]["udp"]["bytes_in"] > 33  # the echo adds the source it saw
+        other = [lk for lk in links if lk is not used[0]][0]
+        assert other["udp"]["datagrams_out"] == 0 and other["udp"]["associations"] == 0
+        _, _, body = call(port, "GET", "/metrics")
+        text = body.decode()
+        label = used[0]["label"]
+        assert f'dispatch_proxy_link_udp_datagrams_total{{link="{label}",direction="out"}} 3' \
+            in text
+        assert f'dispatch_proxy_link_udp_datagrams_total{{link="{label}",direction="in"}} 3' \
+            in text
+        assert f'dispatch_proxy_link_udp_associations{{link="{label}"}} 1' in text
+    finally:
+        s.close()
+        echo.stop()
