@@ -16,6 +16,7 @@
 
 #define CHUNK_LINE_MAX 4096 /* chunk-size line with its extensions */
 #define TRAILER_MAX 8192    /* all trailer fields of a chunked body */
+#define CHUNK_DIGITS_MAX 16 /* hex digits of a chunk size, leading zeros included */
 
 /* ---- small helpers ---------------------------------------------------------------- */
 
@@ -215,8 +216,22 @@ parse_field(const uint8_t *buf, size_t start, size_t llen, struct http_fields *f
     return r;
 }
 
-/* Marks the fields we never forward: hop-by-hop ones, those Connection names, and (for a
- * request) Host, which is written from the URI. */
+/* Fields the message's framing and routing depend on: never hop-by-hop, whatever
+ * Connection says. The proxy delimits the body by them, so the next hop must see the
+ * same ones, or it would read the body (or the next message) differently. */
+static const char *const end_to_end[] = {"content-length", "transfer-encoding", "host"};
+
+static int
+is_end_to_end(const uint8_t *buf, struct http_span name)
+{
+    for (size_t k = 0; k < ARRAY_SIZE(end_to_end); k++)
+        if (span_ieq(buf, name, end_to_end[k]))
+            return 1;
+    return 0;
+}
+
+/* Marks the fields we never forward: hop-by-hop ones, those Connection names (except the
+ * framing ones above), and (for a request) Host, which is written from the URI. */
 static void
 mark_drops(const uint8_t *buf, struct http_fields *f, int is_request)
 {
@@ -225,7 +240,8 @@ mark_drops(const uint8_t *buf, struct http_fields *f, int is_request)
         for (size_t k = 0; k < ARRAY_SIZE(hop_by_hop) && !h->drop; k++)
             h->drop = (uint8_t)span_ieq(buf, h->name, hop_by_hop[k]);
         for (unsigned k = 0; k < f->n_conn_tokens && !h->drop; k++)
-            h->drop = (uint8_t)spans_ieq(buf, h->name, f->conn_tokens[k]);
+            h->drop = (uint8_t)(spans_ieq(buf, h->name, f->conn_tokens[k]) &&
+                                !is_end_to_end(buf, h->name));
         if (is_request && span_ieq(buf, h->name, "host"))
             h->drop = 1;
     }
@@ -597,6 +613,7 @@ enum chunk_state {
     CH_DATA_LF,
     CH_TRAILER_START, /* start of a trailer line, or the final blank line */
     CH_TRAILER,
+    CH_TRAILER_LF, /* CR seen at the end of a trailer line */
     CH_FINAL_LF,
 };
 
@@ -621,7 +638,10 @@ hex_value(uint8_t c)
     return -1;
 }
 
-/* The chunked state machine; returns PARSE_DONE at the end of the final CRLF. */
+/* The chunked state machine; returns PARSE_DONE at the end of the final CRLF. Strict, so
+ * that every next hop reads the body the same way we do: every line ends in CRLF (a bare
+ * LF or CR is an error), a chunk size has at most CHUNK_DIGITS_MAX hex digits (leading
+ * zeros included) and its value stays below 2^60. */
 static enum parse_status
 chunked_feed(struct http_body *b, const uint8_t *buf, size_t len, size_t *used)
 {
@@ -636,7 +656,7 @@ chunked_feed(struct http_body *b, const uint8_t *buf, size_t len, size_t *used)
         case CH_SIZE:
             h = hex_value(c);
             if (h >= 0) {
-                if (b->remaining >> 56) /* 15 hex digits are more than any body we pass */
+                if (b->line_len >= CHUNK_DIGITS_MAX || b->remaining >> 56)
                     return PARSE_ERROR;
                 b->remaining = b->remaining * 16 + (uint64_t)h;
                 b->state = CH_SIZE;
@@ -649,8 +669,6 @@ chunked_feed(struct http_body *b, const uint8_t *buf, size_t len, size_t *used)
                 b->state = CH_EXT;
             else if (c == '\r')
                 b->state = CH_SIZE_LF;
-            else if (c == '\n')
-                goto size_line_done;
             else
                 return PARSE_ERROR;
             b->line_len++;
@@ -658,15 +676,12 @@ chunked_feed(struct http_body *b, const uint8_t *buf, size_t len, size_t *used)
         case CH_EXT:
             if (c == '\r')
                 b->state = CH_SIZE_LF;
-            else if (c == '\n')
-                goto size_line_done;
-            else if (c == '\0' || ++b->line_len > CHUNK_LINE_MAX)
+            else if (c == '\n' || c == '\0' || ++b->line_len > CHUNK_LINE_MAX)
                 return PARSE_ERROR;
             break;
         case CH_SIZE_LF:
             if (c != '\n')
                 return PARSE_ERROR;
-        size_line_done:
             b->line_len = 0;
             b->state = b->remaining == 0 ? CH_TRAILER_START : CH_DATA;
             break;
@@ -681,12 +696,9 @@ chunked_feed(struct http_body *b, const uint8_t *buf, size_t len, size_t *used)
             continue;
         }
         case CH_DATA_CR:
-            if (c == '\r')
-                b->state = CH_DATA_LF;
-            else if (c == '\n')
-                b->state = CH_SIZE_START;
-            else
+            if (c != '\r')
                 return PARSE_ERROR;
+            b->state = CH_DATA_LF;
             break;
         case CH_DATA_LF:
             if (c != '\n')
@@ -694,32 +706,31 @@ chunked_feed(struct http_body *b, const uint8_t *buf, size_t len, size_t *used)
             b->state = CH_SIZE_START;
             break;
         case CH_TRAILER_START:
-            if (c == '\n') {
-                *used = i + 1;
-                b->done = 1;
-                return PARSE_DONE;
-            }
+            if (c == '\n')
+                return PARSE_ERROR;
             b->state = c == '\r' ? CH_FINAL_LF : CH_TRAILER;
             if (++b->trailer_len > TRAILER_MAX)
                 return PARSE_ERROR;
             break;
         case CH_TRAILER:
             if (c == '\n')
-                b->state = CH_TRAILER_START;
-            else if (++b->trailer_len > TRAILER_MAX)
                 return PARSE_ERROR;
-            break;
-        case CH_FINAL_LF:
-            if (c == '\n') {
-                *used = i + 1;
-                b->done = 1;
-                return PARSE_DONE;
-            }
-            /* A CR that did not end the body began a trailer line. */
-            b->state = CH_TRAILER;
+            if (c == '\r')
+                b->state = CH_TRAILER_LF;
             if (++b->trailer_len > TRAILER_MAX)
                 return PARSE_ERROR;
             break;
+        case CH_TRAILER_LF:
+            if (c != '\n')
+                return PARSE_ERROR;
+            b->state = CH_TRAILER_START;
+            break;
+        case CH_FINAL_LF:
+            if (c != '\n')
+                return PARSE_ERROR;
+            *used = i + 1;
+            b->done = 1;
+            return PARSE_DONE;
         }
         i++;
     }

@@ -568,6 +568,50 @@ TEST(rewrite_drops_hop_by_hop_fields_and_those_connection_names)
     ASSERT_STR_EQ(out, "POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\nX-Public: 2\r\n\r\n");
 }
 
+/* Issue 13.1: Connection naming a framing field must not remove it, or the origin would
+ * read the body we delimit as the next request (smuggling). */
+TEST(connection_never_removes_the_fields_the_framing_depends_on)
+{
+    char out[1024];
+
+    ASSERT(rewrite("GET http://127.0.0.1:18006/public HTTP/1.1\r\nContent-Length: 47\r\n"
+                   "Connection: content-length\r\n\r\n",
+                   out, sizeof(out)) > 0);
+    ASSERT_STR_EQ(out,
+                  "GET /public HTTP/1.1\r\nHost: 127.0.0.1:18006\r\nContent-Length: 47\r\n\r\n");
+    ASSERT(rewrite("POST http://h/ HTTP/1.1\r\nTransfer-Encoding: chunked\r\n"
+                   "Connection: keep-alive, TRANSFER-Encoding ,x-a\r\nX-A: 1\r\n\r\n",
+                   out, sizeof(out)) > 0);
+    ASSERT_STR_EQ(out, "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n");
+    ASSERT(rewrite("GET http://h/ HTTP/1.1\r\nConnection: host\r\n\r\n", out, sizeof(out)) > 0);
+    ASSERT_STR_EQ(out, "GET / HTTP/1.1\r\nHost: h\r\n\r\n");
+}
+
+TEST(response_connection_never_removes_its_length_or_chunked)
+{
+    const char *m1 = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: content-length\r\n\r\n";
+    const char *m2 = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
+                     "Connection: Transfer-Encoding\r\n\r\n";
+    struct http_response r;
+    size_t consumed = 0;
+    uint8_t out[256];
+    size_t n;
+
+    ASSERT_EQ(resp(m1, 0, &consumed, &r), PARSE_DONE);
+    ASSERT_EQ(r.f.body, HTTP_BODY_LENGTH);
+    n = http_write_response_head(out, sizeof(out), (const uint8_t *)m1, &r, 1);
+    out[n] = '\0';
+    ASSERT_STR_EQ((char *)out,
+                  "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: keep-alive\r\n\r\n");
+    ASSERT_EQ(resp(m2, 0, &consumed, &r), PARSE_DONE);
+    ASSERT_EQ(r.f.body, HTTP_BODY_CHUNKED);
+    n = http_write_response_head(out, sizeof(out), (const uint8_t *)m2, &r, 1);
+    out[n] = '\0';
+    ASSERT_STR_EQ(
+        (char *)out,
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: keep-alive\r\n\r\n");
+}
+
 TEST(rewrite_passes_connection_close_on)
 {
     char out[512];
@@ -773,13 +817,52 @@ TEST(chunked_body_ends_after_the_final_crlf_in_any_split)
     }
 }
 
-TEST(chunked_body_with_trailers_and_bare_lf)
+TEST(chunked_body_with_trailers)
 {
-    const char *d = "3\nabc\n0\nX-Trailer: 1\r\nY: 2\n\r\nrest";
+    const char *d = "3\r\nabc\r\n0\r\nX-Trailer: 1\r\nY: 2\r\n\r\nrest";
     int done = 0;
 
     ASSERT_EQ(feed_body(HTTP_BODY_CHUNKED, 0, d, strlen(d), 1, &done), strlen(d) - 4);
     ASSERT_EQ(done, 1);
+}
+
+/* Issue 13, also: a bare LF (or CR) anywhere in the chunked framing is an error, never
+ * passed on: a next hop that reads it differently would split the stream elsewhere. */
+TEST(chunked_bare_lf_or_cr_anywhere_is_an_error)
+{
+    static const char *const bad[] = {
+        "3\nabc\r\n0\r\n\r\n",              /* after the size */
+        "3;x=1\nabc\r\n0\r\n\r\n",          /* after an extension */
+        "3\r\nabc\n0\r\n\r\n",              /* after the data */
+        "3\r\nabc\r\n0\n\r\n",              /* after the last size */
+        "3\r\nabc\r\n0\r\n\n",              /* the final line */
+        "3\r\nabc\r\n0\r\nX: 1\n\r\n",      /* a trailer line */
+        "3\r\nabc\r\n0\r\n\rX",             /* CR without LF at the end */
+        "3\r\nabc\r\n0\r\nX: 1\rY\r\n\r\n", /* CR inside a trailer */
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        for (size_t step = 1; step <= 3; step++) {
+            int done = 0;
+            ASSERT_EQ(feed_body(HTTP_BODY_CHUNKED, 0, bad[i], strlen(bad[i]), step, &done),
+                      (size_t)-1);
+        }
+}
+
+TEST(chunk_size_has_at_most_16_hex_digits_leading_zeros_included)
+{
+    const char *ok = "0000000000000003\r\nabc\r\n0000000000000000\r\n\r\n";
+    const char *long_zeros = "00000000000000003\r\nabc\r\n0\r\n\r\n";
+    const char *big = "1000000000000000\r\n"; /* 2^60 */
+    const char *max = "fffffffffffffff\r\n";  /* 2^60 - 1: accepted, then cut short */
+    int done = 0;
+
+    ASSERT_EQ(feed_body(HTTP_BODY_CHUNKED, 0, ok, strlen(ok), 1, &done), strlen(ok));
+    ASSERT_EQ(done, 1);
+    ASSERT_EQ(feed_body(HTTP_BODY_CHUNKED, 0, long_zeros, strlen(long_zeros), 1, &done),
+              (size_t)-1);
+    ASSERT_EQ(feed_body(HTTP_BODY_CHUNKED, 0, big, strlen(big), 1, &done), (size_t)-1);
+    ASSERT_EQ(feed_body(HTTP_BODY_CHUNKED, 0, max, strlen(max), 1, &done), strlen(max));
+    ASSERT_EQ(done, 0);
 }
 
 TEST(chunked_body_cut_short_is_not_done)
@@ -1018,6 +1101,8 @@ main(void)
     RUN(rewrite_sends_origin_form_with_host_from_the_uri);
     RUN(rewrite_of_an_empty_path_is_slash);
     RUN(rewrite_drops_hop_by_hop_fields_and_those_connection_names);
+    RUN(connection_never_removes_the_fields_the_framing_depends_on);
+    RUN(response_connection_never_removes_its_length_or_chunked);
     RUN(rewrite_passes_connection_close_on);
     RUN(rewrite_keeps_http_1_0);
     RUN(rewrite_that_does_not_fit_returns_0);
@@ -1036,7 +1121,9 @@ main(void)
 
     RUN(length_body_ends_exactly_at_its_length_in_any_split);
     RUN(chunked_body_ends_after_the_final_crlf_in_any_split);
-    RUN(chunked_body_with_trailers_and_bare_lf);
+    RUN(chunked_body_with_trailers);
+    RUN(chunked_bare_lf_or_cr_anywhere_is_an_error);
+    RUN(chunk_size_has_at_most_16_hex_digits_leading_zeros_included);
     RUN(chunked_body_cut_short_is_not_done);
     RUN(malformed_chunked_bodies_are_errors);
     RUN(oversized_chunk_extension_or_trailer_is_an_error);

@@ -1,0 +1,172 @@
+"""Regression tests for the defects of issue 13, each on real sockets against the proxy
+(the parser decisions behind them are pinned byte by byte in tests/unit/test_http.c).
+
+1. A Connection header cannot remove the framing (Content-Length, Transfer-Encoding):
+   the origin and the client see the same message boundaries as the proxy.
+"""
+
+import socket
+import subprocess
+import threading
+
+import pytest
+
+from test_protocols import Origin, Reader
+
+
+@pytest.fixture
+def proxy(start_proxy):
+    return start_proxy("127.0.0.1")
+
+
+@pytest.fixture
+def origin():
+    o = Origin("A")
+    yield o
+    o.close()
+
+
+def send(proxy, data):
+    s = socket.create_connection(proxy.addr, timeout=10)
+    s.sendall(data)
+    return s
+
+
+# --- 1. request smuggling through Connection -----------------------------------------------
+
+SMUGGLED = b"GET /admin HTTP/1.1\r\nHost: internal.example\r\n\r\n"
+
+
+@pytest.mark.parametrize("token", ["content-length", "Content-Length", "keep-alive, CONTENT-LENGTH"])
+def test_connection_naming_content_length_keeps_it_and_the_body_stays_a_body(
+        proxy, origin, token):
+    s = send(proxy, b"GET http://127.0.0.1:%d/public HTTP/1.1\r\nContent-Length: %d\r\n"
+                    b"Connection: %s\r\n\r\n" % (origin.port, len(SMUGGLED), token.encode())
+             + SMUGGLED)
+    try:
+        status, _, body = Reader(s).response()
+    finally:
+        s.close()
+    assert status == 200 and body == b"A GET /public"
+    assert len(origin.requests) == 1, origin.requests  # no /admin behind it
+    req = origin.requests[0]
+    assert req.target == "/public"
+    assert ("content-length", str(len(SMUGGLED))) in req.headers
+    assert req.body == SMUGGLED
+
+
+def test_connection_naming_transfer_encoding_keeps_chunked(proxy, origin):
+    chunked = b"%x\r\n%s\r\n0\r\n\r\n" % (len(SMUGGLED), SMUGGLED)
+    s = send(proxy, b"POST http://127.0.0.1:%d/echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n"
+                    b"Connection: transfer-encoding\r\n\r\n" % origin.port + chunked)
+    try:
+        status, _, body = Reader(s).response()
+    finally:
+        s.close()
+    assert status == 200 and body == SMUGGLED
+    assert [r.target for r in origin.requests] == ["/echo"]
+    assert ("transfer-encoding", "chunked") in origin.requests[0].headers
+
+
+class FramingOrigin:
+    """Answers every request with one fixed response whose Connection names its framing."""
+
+    def __init__(self, response):
+        self.response = response
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+        self.conns = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.conns.append(conn)
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn):
+        buf = b""
+        try:
+            while True:
+                data = conn.recv(65536)
+                if not data:
+                    return
+                buf += data
+                while b"\r\n\r\n" in buf:
+                    _, _, buf = buf.partition(b"\r\n\r\n")
+                    conn.sendall(self.response)
+        except OSError:
+            return
+
+    def close(self):
+        self.sock.close()
+        for c in self.conns:
+            try:
+                c.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+@pytest.mark.parametrize("response", [
+    b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: content-length\r\n\r\nhello",
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: Transfer-Encoding\r\n\r\n"
+    b"5\r\nhello\r\n0\r\n\r\n",
+])
+def test_response_connection_naming_its_framing_keeps_it(proxy, response):
+    """Two requests on one keep-alive connection: two responses, each "hello", each framed
+    (before the fix the first had no length and swallowed the second, or the client got the
+    chunk framing as its body)."""
+    far = FramingOrigin(response)
+    s = send(proxy, b"")
+    try:
+        reader = Reader(s)
+        for _ in range(2):
+            s.sendall(b"GET http://127.0.0.1:%d/ HTTP/1.1\r\nHost: x\r\n\r\n" % far.port)
+            status, headers, body = reader.response()
+            assert status == 200 and body == b"hello", headers
+            assert "content-length" in headers or headers.get("transfer-encoding") == "chunked"
+    finally:
+        s.close()
+        far.close()
+
+
+def test_curl_gets_the_whole_response_and_exits(proxy):
+    far = FramingOrigin(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n"
+                        b"Connection: content-length\r\n\r\nhello")
+    try:
+        run = subprocess.run(["curl", "-sS", "--max-time", "10", "-x",
+                              f"http://127.0.0.1:{proxy.port}", f"http://127.0.0.1:{far.port}/"],
+                             capture_output=True, timeout=20)
+    finally:
+        far.close()
+    assert run.returncode == 0, run.stderr
+    assert run.stdout == b"hello"
+
+
+@pytest.mark.parametrize("body", [
+    b"5\nhello\r\n0\r\n\r\n",
+    b"5\r\nhello\n0\r\n\r\n",
+    b"00000000000000005\r\nhello\r\n0\r\n\r\n",
+])
+def test_request_with_lax_chunked_framing_is_not_passed_on(proxy, origin, body):
+    s = send(proxy, b"POST http://127.0.0.1:%d/echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n"
+                    b"\r\n" % origin.port + body)
+    try:
+        s.settimeout(10)
+        got = b""
+        while True:  # the proxy ends the exchange: an error or a close, never a 200
+            data = s.recv(65536)
+            if not data:
+                break
+            got += data
+    except ConnectionResetError:
+        pass
+    finally:
+        s.close()
+    assert not got.startswith(b"HTTP/1.1 200"), got
+    assert all(r.body != b"hello" for r in origin.requests)
