@@ -37,6 +37,8 @@ struct app {
     struct status status; /* the snapshot's sampler, on server 0's loop */
     struct admin admin;   /* -status: page, API, metrics, on server 0's loop */
     struct server *servers;
+    pthread_t *threads; /* of servers 1..n-1 (here, not on main's stack: every exit path
+                         * leaves what was allocated reachable or freed) */
     unsigned n_servers;
     struct loop_io signal_io;
     struct access access;    /* -allow, -auth, -auth-file */
@@ -62,25 +64,34 @@ access_guarded(const struct config *cfg)
 
 /* Refuses an open proxy on every address unless -open says so; loads credentials.
  * Returns 0, or -1 (one-line message printed). */
+/* The -open guard, judged on an address the listener binds (not on how -lhost is
+ * spelled: a name in /etc/hosts may stand for 0.0.0.0). 1 when it must be refused (and
+ * said why). */
+static int
+open_proxy_refused(const struct config *cfg, const struct sockaddr *bound)
+{
+    if (access_guarded(cfg) || cfg->open || access_exposure(bound) != ACCESS_EVERYWHERE)
+        return 0;
+    fprintf(stderr,
+            "dispatch-proxy: refusing to listen on every address (-lhost %s) without -auth or "
+            "-allow: anyone who can reach this host could use it as an open proxy; add -auth "
+            "or -allow, or -open to accept that\n",
+            cfg->listen_host);
+    return 1;
+}
+
 static int
 setup_access(struct config *cfg)
 {
-    struct addrinfo hints = {.ai_flags = AI_NUMERICHOST | AI_PASSIVE, .ai_socktype = SOCK_STREAM},
-                    *res = NULL;
+    /* Resolved as the listener resolves it (src/front/server.c): the first answer. */
+    struct addrinfo hints = {.ai_flags = AI_PASSIVE, .ai_socktype = SOCK_STREAM}, *res = NULL;
     char err[300];
 
-    if (!access_guarded(cfg) && !cfg->open &&
-        getaddrinfo(cfg->listen_host, NULL, &hints, &res) == 0) {
-        int everywhere = access_exposure(res->ai_addr) == ACCESS_EVERYWHERE;
+    if (getaddrinfo(cfg->listen_host, NULL, &hints, &res) == 0) {
+        int refused = open_proxy_refused(cfg, res->ai_addr);
         freeaddrinfo(res);
-        if (everywhere) {
-            fprintf(stderr,
-                    "dispatch-proxy: refusing to listen on every address (-lhost %s) without "
-                    "-auth or -allow: anyone who can reach this host could use it as an open "
-                    "proxy; add -auth or -allow, or -open to accept that\n",
-                    cfg->listen_host);
+        if (refused)
             return -1;
-        }
     }
     if (access_init(&app.access, cfg->allow, cfg->n_allow, cfg->auth, cfg->n_auth, cfg->auth_file,
                     err, sizeof(err)) == -1) {
@@ -543,7 +554,6 @@ main(int argc, char **argv)
     char host[INET6_ADDRSTRLEN];
     int status = 0;
     unsigned long nofile;
-    pthread_t *threads;
 
     if (os_init() == -1) {
         fprintf(stderr, "dispatch-proxy: cannot initialise the network stack\n");
@@ -602,13 +612,15 @@ main(int argc, char **argv)
     }
 
     app.servers = calloc(cfg->threads, sizeof(*app.servers));
-    threads = calloc(cfg->threads, sizeof(*threads));
-    if (app.servers == NULL || threads == NULL) {
+    app.threads = calloc(cfg->threads, sizeof(*app.threads));
+    if (app.servers == NULL || app.threads == NULL) {
         fprintf(stderr, "dispatch-proxy: out of memory\n");
         return 1;
     }
     if (start_servers(cfg, &ss) == -1)
         return 1;
+    if (open_proxy_refused(cfg, (struct sockaddr *)&ss)) /* the name now means another */
+        return 2;
     status_init(&app.status, app.links, &app.bal, &app.sh, app.servers, app.n_servers);
     status_start(&app.status, app.servers[0].loop, log_threshold >= LOG_DEBUG);
     if (start_status_page(cfg) == -1)
@@ -636,13 +648,13 @@ main(int argc, char **argv)
     health_start(&app.health, app.servers[0].loop, &app.bal);
 
     for (unsigned i = 1; i < app.n_servers; i++)
-        pthread_create(&threads[i], NULL, server_thread, &app.servers[i]);
+        pthread_create(&app.threads[i], NULL, server_thread, &app.servers[i]);
     if (server_run(&app.servers[0]) == -1) {
         log_error("event loop failed: %s", os_strerror(os_errno()));
         status = 1;
     }
     for (unsigned i = 1; i < app.n_servers; i++)
-        pthread_join(threads[i], NULL);
+        pthread_join(app.threads[i], NULL);
 
     loop_io_stop(app.servers[0].loop, &app.signal_io);
     os_signals_close(sfd);
@@ -677,7 +689,7 @@ main(int argc, char **argv)
     os_pipe_trim();
 #endif
     free(app.servers);
-    free(threads);
+    free(app.threads);
     options_free(cfg);
     os_cleanup();
     return status;

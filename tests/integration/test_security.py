@@ -5,12 +5,14 @@
    the origin and the client see the same message boundaries as the proxy.
 """
 
+import os
 import socket
 import subprocess
 import threading
 
 import pytest
 
+from conftest import need_root
 from test_protocols import Origin, Reader
 
 
@@ -170,3 +172,57 @@ def test_request_with_lax_chunked_framing_is_not_passed_on(proxy, origin, body):
         s.close()
     assert not got.startswith(b"HTTP/1.1 200"), got
     assert all(r.body != b"hello" for r in origin.requests)
+
+
+# --- 6. the -open guard judges the address bound, not the spelling ------------------------
+
+def hosts_prefix(tmp_path, line):
+    """argv prefix running a command with a private /etc/hosts holding line."""
+    hosts = tmp_path / "hosts"
+    hosts.write_text(f"127.0.0.1 localhost\n{line}\n")
+    hosts.chmod(0o644)
+    unshare = ["unshare", "--mount"] if os.geteuid() == 0 else \
+        ["unshare", "--user", "--map-root-user", "--mount"]
+    prefix = [*unshare, "sh", "-c", 'mount --bind "$0" /etc/hosts && exec "$@"', str(hosts)]
+    if subprocess.run([*prefix, "true"], capture_output=True).returncode != 0:
+        need_root()
+        pytest.fail("unshare --mount failed as root")
+    return prefix
+
+
+@pytest.mark.parametrize("line", ["0.0.0.0 anyhost", ":: anyhost"])
+def test_lhost_name_for_every_address_is_refused_without_open(dp_bin, tmp_path, line):
+    prefix = hosts_prefix(tmp_path, line)
+    run = subprocess.run([*prefix, dp_bin, "-lhost", "anyhost", "-lport", "0", "127.0.0.1"],
+                         capture_output=True, text=True, timeout=20)
+    assert run.returncode == 2, run.stderr
+    assert "refusing to listen on every address (-lhost anyhost)" in run.stderr
+
+
+def test_lhost_name_for_every_address_with_open_starts(start_proxy, tmp_path):
+    prefix = hosts_prefix(tmp_path, "0.0.0.0 anyhost")
+    proxy = start_proxy("-open", "127.0.0.1", prefix=prefix,
+                        listen=("-lhost", "anyhost", "-lport", "0"))
+    assert any("SOCKS server started at 0.0.0.0:" in line for line in proxy.lines), proxy.log()
+
+
+def test_lhost_name_for_loopback_starts_without_a_warning(start_proxy, tmp_path):
+    prefix = hosts_prefix(tmp_path, "127.0.0.1 myproxy")
+    proxy = start_proxy("127.0.0.1", prefix=prefix, listen=("-lhost", "myproxy", "-lport", "0"))
+    assert not any("open proxy" in line for line in proxy.lines), proxy.log()
+
+
+# --- also: exit paths free what they allocated (LeakSanitizer in the SAN build) -----------
+
+def test_cannot_listen_exits_1_and_leaks_nothing(dp_bin):
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen(1)
+    try:
+        run = subprocess.run([dp_bin, "-lport", str(busy.getsockname()[1]), "127.0.0.1"],
+                             capture_output=True, text=True, timeout=20)
+    finally:
+        busy.close()
+    assert run.returncode == 1, run.stderr
+    assert "LeakSanitizer" not in run.stderr and "ERROR" not in run.stderr, run.stderr
+    assert "cannot listen" in run.stderr or "Address already in use" in run.stderr, run.stderr
