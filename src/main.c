@@ -407,6 +407,13 @@ start_status_page(const struct config *cfg)
         fprintf(stderr, "dispatch-proxy: %s\n", err);
         return -1;
     }
+    {
+        struct sockaddr_storage bound;
+        socklen_t len = sizeof(bound);
+
+        if (os_getsockname(app.admin.fd, &bound, &len) == 0)
+            access_self_add((struct sockaddr *)&bound);
+    }
     return 0;
 }
 
@@ -621,6 +628,7 @@ main(int argc, char **argv)
         return 1;
     if (open_proxy_refused(cfg, (struct sockaddr *)&ss)) /* the name now means another */
         return 2;
+    access_self_add((struct sockaddr *)&ss);
     status_init(&app.status, app.links, &app.bal, &app.sh, app.servers, app.n_servers);
     status_start(&app.status, app.servers[0].loop, log_threshold >= LOG_DEBUG);
     if (start_status_page(cfg) == -1)

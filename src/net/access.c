@@ -114,6 +114,110 @@ access_exposure(const struct sockaddr *sa)
     return ACCESS_ADDRESS;
 }
 
+static struct sockaddr_storage self_addrs[ACCESS_SELF_MAX];
+static unsigned n_self;
+
+/* dst as AF_INET when it is an IPv4-mapped IPv6 address, else as it is. */
+static void
+self_normalise(const struct sockaddr *sa, struct sockaddr_storage *out)
+{
+    static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)(const void *)sa;
+
+    memset(out, 0, sizeof(*out));
+    if (sa->sa_family == AF_INET6 && memcmp(&s6->sin6_addr, v4mapped, 12) == 0) {
+        struct sockaddr_in *s4 = (struct sockaddr_in *)out;
+        s4->sin_family = AF_INET;
+        s4->sin_port = s6->sin6_port;
+        memcpy(&s4->sin_addr, (const uint8_t *)&s6->sin6_addr + 12, 4);
+    } else if (sa->sa_family == AF_INET) {
+        memcpy(out, sa, sizeof(struct sockaddr_in));
+    } else if (sa->sa_family == AF_INET6) {
+        memcpy(out, sa, sizeof(struct sockaddr_in6));
+    }
+}
+
+static uint16_t
+self_port(const struct sockaddr_storage *ss)
+{
+    return ss->ss_family == AF_INET ? ((const struct sockaddr_in *)ss)->sin_port
+                                    : ((const struct sockaddr_in6 *)ss)->sin6_port;
+}
+
+static int
+self_same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+    if (a->ss_family != b->ss_family)
+        return 0;
+    if (a->ss_family == AF_INET)
+        return memcmp(&((const struct sockaddr_in *)a)->sin_addr,
+                      &((const struct sockaddr_in *)b)->sin_addr, 4) == 0;
+    return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+                  &((const struct sockaddr_in6 *)b)->sin6_addr, 16) == 0;
+}
+
+/* Whether addr is one of this host's: loopback, or an address a socket can bind to. */
+static int
+self_is_local(const struct sockaddr_storage *addr)
+{
+    struct sockaddr_storage probe = *addr;
+    os_sock fd;
+    int ok;
+
+    if (access_exposure((const struct sockaddr *)addr) == ACCESS_LOOPBACK ||
+        access_exposure((const struct sockaddr *)addr) == ACCESS_EVERYWHERE)
+        return 1;
+    if (probe.ss_family == AF_INET)
+        ((struct sockaddr_in *)&probe)->sin_port = 0;
+    else
+        ((struct sockaddr_in6 *)&probe)->sin6_port = 0;
+    fd = os_socket(probe.ss_family, SOCK_DGRAM, 0);
+    if (fd == OS_SOCK_INVALID)
+        return 0;
+    ok = bind(fd, (struct sockaddr *)&probe,
+              probe.ss_family == AF_INET ? sizeof(struct sockaddr_in)
+                                         : sizeof(struct sockaddr_in6)) == 0;
+    os_close(fd);
+    return ok;
+}
+
+void
+access_self_add(const struct sockaddr *bound)
+{
+    if (n_self < ACCESS_SELF_MAX)
+        self_normalise(bound, &self_addrs[n_self++]);
+}
+
+int
+access_is_self(const struct sockaddr *dst)
+{
+    struct sockaddr_storage d;
+    int local = -1; /* not asked yet */
+
+    self_normalise(dst, &d);
+    if (d.ss_family != AF_INET && d.ss_family != AF_INET6)
+        return 0;
+    for (unsigned i = 0; i < n_self; i++) {
+        const struct sockaddr_storage *l = &self_addrs[i];
+        int wildcard = access_exposure((const struct sockaddr *)l) == ACCESS_EVERYWHERE;
+
+        if (self_port(l) != self_port(&d))
+            continue;
+        if (access_exposure((const struct sockaddr *)&d) == ACCESS_EVERYWHERE)
+            return 1; /* connect() to 0.0.0.0 or :: reaches this host */
+        if (!wildcard && self_same_addr(l, &d))
+            return 1;
+        /* 0.0.0.0 takes IPv4 only; :: IPv6 only (listeners are IPV6_V6ONLY) */
+        if (wildcard && l->ss_family == d.ss_family) {
+            if (local == -1)
+                local = self_is_local(&d);
+            if (local)
+                return 1;
+        }
+    }
+    return 0;
+}
+
 int
 access_parse_cred(const char *s, size_t len, struct access_cred *out)
 {

@@ -73,6 +73,15 @@ int access_check(struct access *a, const uint8_t *user, size_t user_len, const u
 enum access_exposure { ACCESS_LOOPBACK, ACCESS_ADDRESS, ACCESS_EVERYWHERE };
 enum access_exposure access_exposure(const struct sockaddr *sa);
 
+/* The proxy's own listening sockets (proxy and -status), registered once each is bound,
+ * before other threads start. A destination that is one of them is refused (a proxy
+ * that connects to itself chains sessions until it runs out of descriptors). */
+#define ACCESS_SELF_MAX 16
+void access_self_add(const struct sockaddr *bound);
+/* 1 when dst (any form: IPv4-mapped IPv6 too) reaches one of them: the same address and
+ * port, or the port of a wildcard listener on an address of this host. */
+int access_is_self(const struct sockaddr *dst);
+
 /* Zeroes p[0..n) with stores the compiler keeps (secrets about to go out of scope). */
 void access_wipe(void *p, size_t n);
 

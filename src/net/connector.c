@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "access.h"
 #include "balancer.h"
 #include "common.h"
 #include "dns_resolver.h"
@@ -222,6 +223,18 @@ res_timer_cb(struct loop_timer *t)
 
 /* ---- hooks: where an attempt connects to ---- */
 
+/* Whether any of the addresses is one of the proxy's own listeners (checked after name
+ * resolution, whatever form the client used: a name, a wildcard's local address,
+ * IPv4-mapped IPv6). */
+static int
+any_self(const struct sockaddr_storage *addrs, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++)
+        if (access_is_self((const struct sockaddr *)&addrs[i]))
+            return 1;
+    return 0;
+}
+
 static enum dialer_step
 hook_addrs(struct dialer_attempt *a, int *err)
 {
@@ -261,6 +274,10 @@ hook_addrs(struct dialer_attempt *a, int *err)
         }
     }
     if (!is_proxy(l)) {
+        if (any_self(c->dialer.addrs, c->dialer.n_addrs)) {
+            *err = DP_ERR_NOT_ALLOWED;
+            return DIALER_FAILED;
+        }
         a->addrs = c->dialer.addrs;
         a->n_addrs = c->dialer.n_addrs;
         return DIALER_READY;
@@ -283,6 +300,10 @@ hook_addrs(struct dialer_attempt *a, int *err)
         return DIALER_PENDING;
     if (cs->res == RES_FAILED) {
         *err = DP_ERR_UPSTREAM_NAME;
+        return DIALER_FAILED;
+    }
+    if (any_self(cs->addrs, cs->n_addrs)) { /* an upstream that is this proxy: a loop */
+        *err = DP_ERR_NOT_ALLOWED;
         return DIALER_FAILED;
     }
     a->addrs = cs->addrs;

@@ -6,12 +6,15 @@
 """
 
 import os
+import re
 import socket
+import struct
 import subprocess
 import threading
 
 import pytest
 
+from client import GREETING, read_reply, recv_exact, request, socks5_connect
 from conftest import need_root
 from test_protocols import Origin, Reader
 
@@ -226,3 +229,110 @@ def test_cannot_listen_exits_1_and_leaks_nothing(dp_bin):
     assert run.returncode == 1, run.stderr
     assert "LeakSanitizer" not in run.stderr and "ERROR" not in run.stderr, run.stderr
     assert "cannot listen" in run.stderr or "Address already in use" in run.stderr, run.stderr
+
+
+# --- 5. the proxy never connects to itself ----------------------------------------------
+
+NOT_ALLOWED = 2
+
+
+def socks5_rep(addr, host, port):
+    sock, reply = socks5_connect(addr, host, port)
+    sock.close()
+    return reply.rep
+
+
+def fd_count(proxy):
+    return len(os.listdir(f"/proc/{proxy.proc.pid}/fd"))
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "::ffff:127.0.0.1", "0.0.0.0"])
+def test_socks5_to_its_own_listener_is_not_allowed(proxy, host):
+    assert socks5_rep(proxy.addr, host, proxy.port) == NOT_ALLOWED
+
+
+def test_wildcard_listener_refuses_every_local_address_of_its_port(start_proxy):
+    v4 = start_proxy("-allow", "127.0.0.0/8", "127.0.0.1",
+                     listen=("-lhost", "0.0.0.0", "-lport", "0"))
+    for host in ("127.0.0.1", "127.0.0.2", "::ffff:127.0.0.3", "localhost", "0.0.0.0"):
+        assert socks5_rep(("127.0.0.1", v4.port), host, v4.port) == NOT_ALLOWED, host
+    v6 = start_proxy("-allow", "::1/128", "::1", listen=("-lhost", "::", "-lport", "0"))
+    for host in ("::1", "::"):
+        assert socks5_rep(("::1", v6.port), host, v6.port) == NOT_ALLOWED, host
+
+
+def test_socks4_and_http_to_its_own_listener_are_refused(proxy):
+    s = send(proxy, struct.pack("!BBH4s", 4, 1, proxy.port, socket.inet_aton("127.0.0.1"))
+             + b"u\0")
+    try:
+        assert recv_exact(s, 8)[1] == 0x5B
+    finally:
+        s.close()
+    for req in (b"CONNECT 127.0.0.1:%d HTTP/1.1\r\nHost: x\r\n\r\n" % proxy.port,
+                b"GET http://localhost:%d/ HTTP/1.1\r\nHost: x\r\n\r\n" % proxy.port):
+        s = send(proxy, req)
+        try:
+            assert Reader(s).response()[0] == 403
+        finally:
+            s.close()
+
+
+def test_status_listener_is_refused_too(start_proxy):
+    proxy = start_proxy("-status", "127.0.0.1:0", "127.0.0.1")
+    found = [m for m in (re.search(r"Status page at http://([0-9.]+):(\d+)/", line)
+                         for line in proxy.lines) if m]
+    assert found, proxy.log()
+    assert socks5_rep(proxy.addr, "127.0.0.1", int(found[0].group(2))) == NOT_ALLOWED
+
+
+def test_other_ports_of_the_same_address_still_connect(proxy):
+    far = socket.socket()
+    far.bind(("127.0.0.1", 0))
+    far.listen(1)
+    try:
+        assert socks5_rep(proxy.addr, "127.0.0.1", far.getsockname()[1]) == 0
+    finally:
+        far.close()
+
+
+def test_pipelined_requests_to_itself_do_not_chain(proxy):
+    """The reproduction: 1500 greetings + CONNECTs to the proxy's own address pipelined on
+    one connection chained ~1400 sessions (2830 fds). Now the first is refused and the
+    chain never starts."""
+    before = fd_count(proxy)
+    one = GREETING + request("127.0.0.1", proxy.port)
+    s = send(proxy, one * 1500)
+    try:
+        assert recv_exact(s, 2) == b"\x05\x00"
+        assert read_reply(s).rep == NOT_ALLOWED
+        s.settimeout(10)
+        while s.recv(65536):  # the proxy closes the connection after the refusal
+            pass
+    except ConnectionResetError:
+        pass
+    finally:
+        s.close()
+    assert fd_count(proxy) <= before + 2
+
+
+def test_tunnel_to_itself_does_not_chain(start_proxy):
+    """-tunnel whose upstream is this proxy's own address: each client would open another
+    session to itself, forever. The upstream is refused as the proxy's own listener."""
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    proxy = start_proxy("-v", "-tunnel", f"127.0.0.1:{port}", listen=("-lhost", "127.0.0.1",
+                                                               "-lport", str(port)))
+    before = fd_count(proxy)
+    s = send(proxy, GREETING + request("127.0.0.1", 9))
+    try:
+        s.settimeout(10)
+        while s.recv(65536):  # refused: the proxy closes, it does not chain
+            pass
+    except ConnectionResetError:
+        pass
+    finally:
+        s.close()
+    assert fd_count(proxy) <= before + 2
+    assert any("not allowed" in line for line in proxy.lines), proxy.log()
