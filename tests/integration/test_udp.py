@@ -22,6 +22,7 @@ from dnslib.server import BaseResolver, DNSServer
 from client import (GREETING, REP_CMD_UNSUPPORTED, REP_OK, read_reply, recv_exact, request)
 from conftest import FarServer, need_root
 from lab import FAR_V4, WAN, Lab, netns
+from test_dns import DnsServer
 
 L1, L2 = "127.0.0.1", "127.0.0.2"
 GENERAL_FAILURE = 1
@@ -66,8 +67,9 @@ def unwrap(datagram):
 class Assoc:
     """A raw association: the TCP control connection and a UDP socket of ours."""
 
-    def __init__(self, proxy_addr, hint=("0.0.0.0", 0), bind=L1, connect_to=None):
-        self.ctl = socket.create_connection(connect_to or proxy_addr, timeout=10)
+    def __init__(self, proxy_addr, hint=("0.0.0.0", 0), bind=L1, connect_to=None, ctl_src=None):
+        self.ctl = socket.create_connection(connect_to or proxy_addr, timeout=10,
+                                            source_address=ctl_src and (ctl_src, 0))
         self.ctl.sendall(GREETING)
         assert recv_exact(self.ctl, 2) == b"\x05\x00"
         self.ctl.sendall(request(hint[0], hint[1], cmd=3))
@@ -89,6 +91,15 @@ class Assoc:
     def close(self):
         self.udp.close()
         self.ctl.close()
+
+
+def logged(proxy, text, seconds=10):
+    """Whether the proxy wrote a line holding text (stderr is read by another thread, so
+    a line written just now may take a moment to arrive)."""
+    deadline = time.monotonic() + seconds
+    while not any(text in line for line in proxy.lines) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return any(text in line for line in proxy.lines)
 
 
 def pysocks_udp(proxy, **kw):
@@ -369,7 +380,7 @@ def test_udp_max_client_refuses_with_rep_1_and_frees_on_close(start_proxy):
         time.sleep(0.05)
     second.close()
     assert again.reply.rep == REP_OK
-    assert any("-udp-max-client 2 reached" in line for line in proxy.lines)
+    assert logged(proxy, "-udp-max-client 2 reached")
 
 
 def test_udp_max_0_refuses_udp_associate_with_rep_7(start_proxy):
@@ -391,6 +402,103 @@ def test_garbage_datagrams_leave_the_proxy_serving(start_proxy, echo):
         assert a.recv()[2].endswith(b" still")
     finally:
         a.close()
+
+
+def test_udp_max_counts_the_associations_of_every_client(start_proxy):
+    """-udp-max is over all clients: two associations from 127.0.0.1 and 127.0.0.2 fill
+    -udp-max 2, the next one (from 127.0.0.3) gets REP 1."""
+    proxy = start_proxy("-udp-max", 2, L1)
+    assocs = [Assoc(proxy.addr, ctl_src=src) for src in ("127.0.0.1", "127.0.0.2", "127.0.0.3")]
+    for a in assocs:
+        a.close()
+    assert [a.reply.rep for a in assocs] == [REP_OK, REP_OK, GENERAL_FAILURE]
+    assert logged(proxy, "-udp-max 2 reached")
+
+
+def test_strangers_datagrams_do_not_keep_an_idle_association_alive(start_proxy, echo):
+    """Only the association's own relayed datagrams count as activity: a flood from
+    another address (dropped) does not stop -udp-timeout from ending it."""
+    proxy = start_proxy("-udp-timeout", "0.5", L1)
+    a = Assoc(proxy.addr)
+    stranger = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    stranger.bind(("127.0.0.5", 0))
+    done = threading.Event()
+
+    def flood():
+        while not done.is_set():
+            stranger.sendto(header(L1, echo[0]) + b"keepalive?", a.relay)
+            a.udp.sendto(b"\0\0\0\x09not a header", a.relay)  # ours, but unparseable
+            time.sleep(0.02)
+
+    sender = threading.Thread(target=flood)
+    try:
+        a.send(L1, echo[0], b"once")
+        a.recv()
+        sender.start()
+        a.ctl.settimeout(20)
+        assert a.ctl.recv(1) == b""  # closed by the proxy although datagrams kept coming
+    finally:
+        done.set()
+        if sender.is_alive():
+            sender.join()
+        stranger.close()
+        a.close()
+    assert b"keepalive?" not in [d for _, _, d in seen(L1, echo[0])]
+
+
+def test_a_datagram_to_the_relay_itself_is_not_relayed_again(start_proxy, echo):
+    """A client that names our own relay as the destination (wrapping a second datagram
+    for the echo server inside) gets nothing relayed twice: the relay takes datagrams
+    from the client's locked source only, not from our own outgoing socket."""
+    proxy = start_proxy(L1)
+    a = Assoc(proxy.addr)
+    try:
+        a.send(L1, echo[0], b"lock")
+        a.recv()
+        inner = header(L1, echo[0]) + b"relayed-twice"
+        a.send(a.relay[0], a.relay[1], inner)
+        a.send(L1, echo[0], b"after")
+        assert a.recv()[2].endswith(b" after")
+    finally:
+        a.close()
+    payloads = [d for _, _, d in seen(L1, echo[0])]
+    assert b"after" in payloads and b"relayed-twice" not in payloads
+
+
+def test_bytes_on_the_control_connection_are_ignored(start_proxy, echo):
+    proxy = start_proxy(L1)
+    a = Assoc(proxy.addr)
+    try:
+        a.ctl.sendall(b"\x05\x01\x00\x01" + bytes(4000))  # nothing is expected there
+        a.send(L1, echo[0], b"still associated")
+        assert a.recv()[2].endswith(b" still associated")
+    finally:
+        a.close()
+
+
+def test_proxy_exits_cleanly_with_associations_open(start_proxy, echo, tmp_path):
+    """SIGTERM while associations are open: one idle, one with sockets of both families,
+    one whose datagram waits for a lookup that never ends. The process exits 0 with
+    nothing left behind (the sanitizer build's LeakSanitizer reports any leak)."""
+    dns = DnsServer(tmp_path / "q.log", ["127.0.0.1:0"], [])
+    try:
+        proxy = start_proxy("-dns", f"127.0.0.1:{dns.ports[0]}", "lo")
+        idle = Assoc(proxy.addr)
+        busy = used_association(proxy, echo)
+        waiting = Assoc(proxy.addr)
+        waiting.send("slow.test", echo[0], b"waits")
+        deadline = time.monotonic() + 10
+        while not any(q[2].rstrip(".") == "slow.test" for q in dns.queries()):
+            assert time.monotonic() < deadline, "the lookup never reached the DNS server"
+            time.sleep(0.05)
+        try:
+            assert proxy.stop() == 0
+            assert proxy.problems() is None
+        finally:
+            for a in (idle, busy, waiting):
+                a.close()
+    finally:
+        dns.stop()
 
 
 # --- namespace lab: two real uplinks, one goes down ---------------------------------------
