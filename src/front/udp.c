@@ -30,11 +30,12 @@
 #define UDP_CHECK_MS 1000 /* how often an association looks at its link and idle time */
 #define UDP_BATCH 64      /* datagrams per readiness event before other sockets get a turn */
 #define UDP_NAMES 4       /* names remembered per association */
+#define UDP_LOOKUPS 4     /* names looked up at once per association */
 #define UDP_NAME_TTL_MS 60000u
 #define UDP_NAME_FAIL_TTL_MS 5000u /* a name that did not resolve is not asked again soon */
 /* The largest datagram that waits for its name; larger ones sent while the name is
- * looked up are dropped (DNS and QUIC's first packets fit). */
-#define UDP_PENDING_MAX 4096
+ * looked up are dropped (DNS queries and QUIC's first packets, 1200 to 1500 bytes, fit). */
+#define UDP_PENDING_MAX 2048
 /* Room before a remote's payload for the header the reply gets. */
 #define UDP_HEADROOM SOCKS5_UDP_HDR_IP_MAX
 
@@ -52,6 +53,18 @@ struct udp_name {
 };
 
 struct udp_assoc;
+
+/* A name being looked up, and the one datagram that waits for it. */
+struct udp_lookup {
+    struct udp_assoc *a;
+    struct resolve_req *resolve; /* -dns system: getaddrinfo on the resolver threads */
+    struct dns_lookup *lookup;   /* else per-link DNS through the association's link */
+    char host[256];
+    uint16_t port;
+    int has_pending;
+    size_t len;
+    uint8_t data[UDP_PENDING_MAX];
+};
 
 /* One outgoing socket, per address family, pinned to the association's link. */
 struct udp_out {
@@ -76,17 +89,11 @@ struct udp_assoc {
     int locked;
     uint64_t idle_ms, last_ms;
     uint64_t n_up, n_down, n_dropped;
-    /* Name lookups: one at a time, its datagram waiting in pending. */
-    struct resolve_req *resolve;
-    struct dns_lookup *lookup;
-    char pending_host[256];
-    uint16_t pending_port;
-    int has_pending;
-    size_t pending_len;
+    /* Names: up to UDP_LOOKUPS different ones looked up at once, answers remembered. */
+    struct udp_lookup lookups[UDP_LOOKUPS];
     struct udp_name names[UDP_NAMES];
     unsigned next_name;
     struct loop_work free_work;
-    uint8_t pending[UDP_PENDING_MAX];
 };
 
 /* Every thread's associations: the limits count them. */
@@ -213,12 +220,16 @@ assoc_close(struct udp_assoc *a)
 {
     a->closed = 1;
     loop_timer_stop(a->loop, &a->timer);
-    if (a->resolve != NULL)
-        resolver_cancel(a->resolve);
-    a->resolve = NULL;
-    if (a->lookup != NULL)
-        dns_lookup_cancel(a->lookup);
-    a->lookup = NULL;
+    for (unsigned i = 0; i < UDP_LOOKUPS; i++) {
+        struct udp_lookup *lk = &a->lookups[i];
+
+        if (lk->resolve != NULL)
+            resolver_cancel(lk->resolve);
+        lk->resolve = NULL;
+        if (lk->lookup != NULL)
+            dns_lookup_cancel(lk->lookup);
+        lk->lookup = NULL;
+    }
     loop_io_close(&a->client);
     loop_io_close(&a->out[0].io);
     loop_io_close(&a->out[1].io);
@@ -376,44 +387,46 @@ link_reaches(const struct udp_assoc *a, const struct sockaddr *sa)
            atomic_load_explicit(&a->link->has_v6, memory_order_relaxed);
 }
 
-/* The lookup of pending_host ended: sa is the address to use (NULL: none). Remembers it
- * and sends the datagram that waited for it. */
+/* The lookup in lk ended: sa is the address to use (NULL: none). Remembers it, frees
+ * the slot and sends the datagram that waited for it. */
 static void
-name_resolved(struct udp_assoc *a, const struct sockaddr *sa)
+name_resolved(struct udp_lookup *lk, const struct sockaddr *sa)
 {
+    struct udp_assoc *a = lk->a;
     struct udp_name *e = &a->names[a->next_name++ % UDP_NAMES];
     union udp_addr dst;
 
     memset(e, 0, sizeof(*e));
-    snprintf(e->host, sizeof(e->host), "%s", a->pending_host);
+    snprintf(e->host, sizeof(e->host), "%s", lk->host);
     e->expires_ms = loop_now(a->loop) + (sa != NULL ? UDP_NAME_TTL_MS : UDP_NAME_FAIL_TTL_MS);
     if (sa != NULL) {
         memcpy(&e->addr, sa, addr_len(sa));
         unmap(&e->addr);
     }
-    if (!a->has_pending)
+    lk->host[0] = '\0';
+    if (!lk->has_pending)
         return;
-    a->has_pending = 0;
+    lk->has_pending = 0;
     if (sa == NULL) {
         drop(a, "its name did not resolve to an address the link can reach", NULL);
         return;
     }
     dst = e->addr;
-    set_port(&dst, a->pending_port);
-    send_out(a, &dst, a->pending, a->pending_len);
+    set_port(&dst, lk->port);
+    send_out(a, &dst, lk->data, lk->len);
 }
 
 static void
 resolved_cb(void *arg, int err, struct addrinfo *res)
 {
-    struct udp_assoc *a = arg;
+    struct udp_lookup *lk = arg;
     const struct sockaddr *sa = NULL;
 
-    a->resolve = NULL;
+    lk->resolve = NULL;
     for (const struct addrinfo *r = err == 0 ? res : NULL; r != NULL && sa == NULL; r = r->ai_next)
-        if (link_reaches(a, r->ai_addr))
+        if (link_reaches(lk->a, r->ai_addr))
             sa = r->ai_addr;
-    name_resolved(a, sa);
+    name_resolved(lk, sa);
     if (res != NULL)
         freeaddrinfo(res);
 }
@@ -421,42 +434,59 @@ resolved_cb(void *arg, int err, struct addrinfo *res)
 static void
 dns_cb(void *arg, int err, const struct sockaddr_storage *addrs, unsigned n, int link)
 {
-    struct udp_assoc *a = arg;
+    struct udp_lookup *lk = arg;
     const struct sockaddr *sa = NULL;
 
     DP_UNUSED(link); /* whichever link's DNS answered, the datagrams keep their link */
-    a->lookup = NULL;
+    lk->lookup = NULL;
     for (unsigned i = 0; err == 0 && i < n && sa == NULL; i++)
-        if (link_reaches(a, (const struct sockaddr *)&addrs[i]))
+        if (link_reaches(lk->a, (const struct sockaddr *)&addrs[i]))
             sa = (const struct sockaddr *)&addrs[i];
-    name_resolved(a, sa);
+    name_resolved(lk, sa);
 }
 
-/* A datagram to a name not in the cache: it waits (one at a time) for the lookup, made
- * through the association's link when per-link DNS is on. */
+/* A datagram to a name not in the cache: it waits for the lookup of its name, made
+ * through the association's link when per-link DNS is on. Different names are looked up
+ * side by side (UDP_LOOKUPS at most); one datagram waits per name, later ones to a name
+ * being looked up are dropped (no queue: the client's own retry follows the answer). */
 static void
 resolve_then_send(struct udp_assoc *a, const struct target *t, const uint8_t *p, size_t n)
 {
-    if (a->resolve != NULL || a->lookup != NULL) {
-        drop(a, "another name is being looked up", NULL);
+    struct udp_lookup *lk = NULL;
+
+    for (unsigned i = 0; i < UDP_LOOKUPS; i++) {
+        struct udp_lookup *x = &a->lookups[i];
+
+        if (x->resolve == NULL && x->lookup == NULL) {
+            if (lk == NULL)
+                lk = x;
+        } else if (strcmp(x->host, t->host) == 0) {
+            drop(a, "its name is being looked up for an earlier datagram", NULL);
+            return;
+        }
+    }
+    if (lk == NULL) {
+        drop(a, "too many names being looked up", NULL);
         return;
     }
-    snprintf(a->pending_host, sizeof(a->pending_host), "%s", t->host);
-    a->pending_port = t->port;
-    a->has_pending = n <= sizeof(a->pending);
-    if (a->has_pending) {
-        memcpy(a->pending, p, n);
-        a->pending_len = n;
+    snprintf(lk->host, sizeof(lk->host), "%s", t->host);
+    lk->port = t->port;
+    lk->has_pending = n <= sizeof(lk->data);
+    if (lk->has_pending) {
+        memcpy(lk->data, p, n);
+        lk->len = n;
     } else {
         drop(a, "too large to wait for its name", NULL); /* the lookup still helps the next */
     }
     if (a->dns != NULL)
-        a->lookup = dns_lookup_start(a->dns, t->host, (int)a->link->index, AF_UNSPEC, dns_cb, a);
+        lk->lookup = dns_lookup_start(a->dns, t->host, (int)a->link->index, AF_UNSPEC, dns_cb, lk);
     else
-        a->resolve = resolver_submit(a->resolver, a->loop, t->host, t->port, resolved_cb, a);
-    if (a->resolve == NULL && a->lookup == NULL && a->has_pending) {
-        a->has_pending = 0;
-        drop(a, "out of memory for the lookup", NULL);
+        lk->resolve = resolver_submit(a->resolver, a->loop, t->host, t->port, resolved_cb, lk);
+    if (lk->resolve == NULL && lk->lookup == NULL) {
+        if (lk->has_pending)
+            drop(a, "its lookup could not start (memory, or too many in flight)", NULL);
+        lk->has_pending = 0;
+        lk->host[0] = '\0';
     }
 }
 
@@ -713,6 +743,8 @@ udp_assoc_start(struct session *s, const struct target *hint)
         loop_io_init(&a->out[i].io, OS_SOCK_INVALID, remote_cb);
         a->out[i].a = a;
     }
+    for (unsigned i = 0; i < UDP_LOOKUPS; i++)
+        a->lookups[i].a = a;
     loop_timer_init(&a->timer, timer_cb);
     memcpy(&a->peer, &s->peer, sizeof(s->peer));
     unmap(&a->peer);

@@ -14,9 +14,9 @@
  * address; over them the request gets REP 1.
  *
  * No allocation per datagram: datagrams are read into one buffer of the thread's pool
- * (bufpool) and relayed from it; a datagram to a name not yet resolved waits in the
- * association's one pending slot while the resolver threads look the name up (a small
- * cache per association keeps the answers). */
+ * (bufpool) and relayed from it; a datagram to a name not yet resolved waits in one of
+ * the association's few lookup slots (one datagram per name, different names side by
+ * side) while its name is looked up (a small cache per association keeps the answers). */
 #ifndef DP_UDP_H
 #define DP_UDP_H
 

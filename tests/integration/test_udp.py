@@ -476,6 +476,31 @@ def test_bytes_on_the_control_connection_are_ignored(start_proxy, echo):
         a.close()
 
 
+def test_unresolvable_name_is_dropped_and_the_association_keeps_serving(
+        start_proxy, echo, tmp_path):
+    """NXDOMAIN for a datagram's name: that datagram is dropped (never reaches anyone),
+    the next ones to the same name within the negative time are dropped without a new
+    query, and datagrams to other destinations keep flowing."""
+    dns = DnsServer(tmp_path / "q.log", ["127.0.0.1:0"], [f"echo.test={L1}"])
+    try:
+        proxy = start_proxy("-dns", f"127.0.0.1:{dns.ports[0]}", L1)
+        a = Assoc(proxy.addr)
+        try:
+            for i in range(3):
+                a.send("nx.test", echo[0], b"nx%d" % i)
+                a.send("echo.test", echo[0], b"named%d" % i)
+                assert a.recv()[2].endswith(b" named%d" % i)
+        finally:
+            a.close()
+        asked = [q for q in dns.queries() if q[2].rstrip(".") == "nx.test"]
+    finally:
+        dns.stop()
+    payloads = [d for _, _, d in seen(L1, echo[0])]
+    assert not {b"nx0", b"nx1", b"nx2"} & set(payloads)
+    assert {b"named0", b"named1", b"named2"} <= set(payloads)
+    assert 1 <= len(asked) <= 2, asked  # A and AAAA of the first datagram, none after
+
+
 def test_proxy_exits_cleanly_with_associations_open(start_proxy, echo, tmp_path):
     """SIGTERM while associations are open: one idle, one with sockets of both families,
     one whose datagram waits for a lookup that never ends. The process exits 0 with
