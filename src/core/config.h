@@ -36,6 +36,10 @@ struct config {
     int no_splice;            /* -no-splice: copy through buffers even where splice works */
     char user[64];            /* -user: drop root privileges to this user after start-up */
 
+    /* -half-close-timeout: a relayed connection one side of which has finished (EOF
+     * passed on) is closed once nothing moved for that long (0: never). */
+    unsigned half_close_timeout_ms;
+
     /* SOCKS5 UDP ASSOCIATE (src/front/udp.c). */
     unsigned udp_timeout_ms; /* -udp-timeout: an association idle that long ends (0: never) */
     unsigned udp_max;        /* -udp-max: associations at once, all clients (0: refused) */

@@ -252,6 +252,10 @@ const struct opt_row options_table[] = {
      OPT_ANYWHERE, NULL, "time a client has to send its request"},
     {"idle-timeout", NULL, "SEC", OPT_T_SECONDS, CFG(idle_timeout_ms), 0, 86400000, "0",
      OPT_ANYWHERE, NULL, "close relayed connections idle that long (0: never)"},
+    {"half-close-timeout", NULL, "SEC", OPT_T_SECONDS, CFG(half_close_timeout_ms), 0, 86400000,
+     "60", OPT_ANYWHERE, NULL,
+     "close a relayed connection one side has finished\n"
+     "once nothing moves for that long (0: never)"},
     {"udp-timeout", NULL, "SEC", OPT_T_SECONDS, CFG(udp_timeout_ms), 0, 86400000, "120",
      OPT_ANYWHERE, NULL,
      "end a SOCKS5 UDP association idle that long (0: only\n"

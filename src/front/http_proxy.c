@@ -723,14 +723,28 @@ step_complete(struct http_proxy *hp)
 
 /* ---- reading ---------------------------------------------------------------------- */
 
+/* Whether a read into ib can take anything: a socket is watched for reading only then,
+ * because with level-triggered events one we do not read is reported again at once, and
+ * the loop would spin without progress (a 100 Continue flood to a client that does not
+ * read filled the upstream buffer that way). */
+static int
+inbuf_has_room(const struct inbuf *ib)
+{
+    return ib->b == NULL || ib->len < BUF_CAP || ib->off > 0;
+}
+
+/* The client is read while its request head or body is wanted, and also while the
+ * request is dialed or its response awaited: then what comes is the next pipelined
+ * request (kept, bounded by the buffer) or the client's EOF, which ends the session at
+ * once instead of leaving it to wait for a response nobody will read. */
 static int
 want_client_read(const struct http_proxy *hp)
 {
-    if (hp->up == UP_HEAD)
-        return 1;
-    if (hp->up == UP_BODY)
-        return !hp->req_body.done && hp->cin.off == hp->cin.len;
-    return 0;
+    if (!inbuf_has_room(&hp->cin))
+        return 0;
+    if (hp->up == UP_BODY && !hp->req_body.done)
+        return hp->cin.off == hp->cin.len;
+    return 1;
 }
 
 static int
@@ -741,7 +755,7 @@ want_upstream_read(const struct http_proxy *hp)
     switch (hp->down) {
     case DOWN_IDLE: /* an idle keep-alive connection: notice when the server closes it */
     case DOWN_HEAD:
-        return 1;
+        return inbuf_has_room(&hp->uin);
     case DOWN_BODY:
         return !hp->resp_body.done && hp->uin.off == hp->uin.len;
     case DOWN_DONE:
@@ -761,6 +775,8 @@ step_client_read(struct http_proxy *hp)
         return 0;
     if (n == 0 && hp->up == UP_HEAD && hp->cin.off == hp->cin.len)
         log_debug("#%llu client closed its connection", id_of(hp));
+    else if (n == 0 && (hp->up == UP_DIALING || hp->up == UP_DONE))
+        log_debug("#%llu client left while its request was pending: aborting it", id_of(hp));
     else
         log_debug("#%llu client %s in the middle of a request", id_of(hp),
                   n == 0 ? "closed" : os_strerror(os_errno()));

@@ -239,13 +239,47 @@ relay_done(struct relay *r, int err)
     session_close(s);
 }
 
+/* How long a relay may stay quiet before it is closed: -idle-timeout always, and
+ * -half-close-timeout once one side has finished (EOF read from it). 0: no limit. */
+static uint64_t
+relay_quiet_limit(const struct session *s, int *half_closed)
+{
+    const struct config *cfg = s->srv->sh->cfg;
+    uint64_t limit = cfg->idle_timeout_ms, hc = cfg->half_close_timeout_ms;
+
+    *half_closed = s->relay.up.eof || s->relay.down.eof;
+    if (*half_closed && hc > 0 && (limit == 0 || hc < limit))
+        limit = hc;
+    return limit;
+}
+
+/* The relay's timer: the relay only stamps its activity, the timer re-arms for what is
+ * left rather than touching the timer heap on every read. Until a side finishes, a
+ * -half-close-timeout is checked at that period too (one timer event per period per
+ * connection, nothing on the data path). */
+static void
+relay_timer_arm(struct session *s, uint64_t quiet)
+{
+    int half_closed;
+    uint64_t limit = relay_quiet_limit(s, &half_closed);
+    uint64_t hc = s->srv->sh->cfg->half_close_timeout_ms, wait;
+
+    if (limit == 0 && hc == 0) {
+        loop_timer_stop(s->srv->loop, &s->timer);
+        return;
+    }
+    wait = limit > quiet ? limit - quiet : 0;
+    if (!half_closed && hc > 0 && (limit == 0 || hc < wait))
+        wait = hc; /* look again then: a side may have finished meanwhile */
+    loop_timer_start(s->srv->loop, &s->timer, wait);
+}
+
 int
 session_relay(struct session *s, const void *initial, size_t initial_len)
 {
     loop_timer_stop(s->srv->loop, &s->timer);
     set_state(s, S_RELAY);
-    if (s->srv->sh->cfg->idle_timeout_ms > 0)
-        loop_timer_start(s->srv->loop, &s->timer, s->srv->sh->cfg->idle_timeout_ms);
+    relay_timer_arm(s, 0);
     s->relay.done = relay_done;
     /* relay_start copies the pipelined bytes before the caller's memory goes away. */
     if (relay_start(&s->relay, s->srv->loop, initial, initial_len) == -1) {
@@ -533,9 +567,20 @@ handshake_cb(struct loop_io *io, unsigned events)
     if (s->state == S_RESOLVING || s->state == S_CONNECTING) {
         /* The client's reading stays registered while its stream is dialed: the relay
          * wants it again next, so no remove + add pair with the poller per connection.
-         * Only a client that sends before its answer (pipelined payload, EOF) comes
-         * here: then stop; its bytes wait in the kernel until we relay. */
-        loop_io_set(s->srv->loop, io, 0);
+         * Only a client that sends before its answer comes here. EOF (or an error): it
+         * went away, so the lookup or dial is cancelled now rather than finished for
+         * nobody. Pipelined payload: stop watching (level-triggered, it would be
+         * reported again at once); its bytes wait in the kernel until we relay. */
+        uint8_t c;
+        n = os_peek(io->fd, &c, 1);
+        if (n == 0 || (n == -1 && !os_would_block(os_errno()))) {
+            log_debug("#%llu client left during %s: aborting", (unsigned long long)s->id,
+                      state_names[s->state]);
+            session_close(s);
+            return;
+        }
+        if (n > 0)
+            loop_io_set(s->srv->loop, io, 0);
         return;
     }
     if (s->state != S_GREETING && s->state != S_AUTH && s->state != S_REQUEST)
@@ -591,16 +636,15 @@ timer_cb(struct loop_timer *t)
         return;
     }
     if (s->state == S_RELAY) {
-        /* Idle timeout: the relay only stamps its activity; re-arm for what is left
-         * rather than touching the timer heap on every read. */
-        uint64_t idle = s->srv->sh->cfg->idle_timeout_ms;
+        int half_closed;
+        uint64_t limit = relay_quiet_limit(s, &half_closed);
         uint64_t quiet = loop_now(s->srv->loop) - s->relay.last_active_ms;
-        if (quiet < idle) {
-            loop_timer_start(s->srv->loop, &s->timer, idle - quiet);
+        if (limit == 0 || quiet < limit) {
+            relay_timer_arm(s, quiet);
             return;
         }
-        log_debug("#%llu idle for %llu ms: closing", (unsigned long long)s->id,
-                  (unsigned long long)quiet);
+        log_debug("#%llu %s for %llu ms: closing", (unsigned long long)s->id,
+                  half_closed ? "half-closed and quiet" : "idle", (unsigned long long)quiet);
         session_close(s);
         return;
     }

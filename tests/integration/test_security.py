@@ -3,6 +3,14 @@
 
 1. A Connection header cannot remove the framing (Content-Length, Transfer-Encoding):
    the origin and the client see the same message boundaries as the proxy.
+3. No progress -> no CPU: a socket the proxy stopped consuming is not watched for reading
+   (level-triggered epoll would wake the loop for it at once, forever): the CPU time the
+   proxy uses while nothing can move stays far below a spin's (see
+   assert_no_cpu_while_stalled), for each direction of SOCKS5, CONNECT and HTTP forward.
+4. Sessions do not outlive clients: a client leaving while its request is pending (HTTP
+   response awaited, connect in progress) is dropped at once, and a tunnel one side of
+   which has finished is closed after -half-close-timeout of quiet; the proxy's socket
+   count returns to its baseline (/proc/PID/fd).
 """
 
 import os
@@ -11,10 +19,11 @@ import socket
 import struct
 import subprocess
 import threading
+import time
 
 import pytest
 
-from client import GREETING, read_reply, recv_exact, request, socks5_connect
+from client import GREETING, read_reply, recv_all, recv_exact, request, socks5_connect
 from conftest import need_root
 from test_protocols import Origin, Reader
 
@@ -73,16 +82,17 @@ def test_connection_naming_transfer_encoding_keeps_chunked(proxy, origin):
     assert ("transfer-encoding", "chunked") in origin.requests[0].headers
 
 
-class FramingOrigin:
-    """Answers every request with one fixed response whose Connection names its framing."""
+class Scripted:
+    """A listener on 127.0.0.1 running handler(conn) in a thread per connection. Handlers
+    end when .stop is set (tests tear down), and the sockets are closed then."""
 
-    def __init__(self, response):
-        self.response = response
+    def __init__(self, handler):
+        self.handler, self.stop, self.conns = handler, threading.Event(), []
+        self.got_head = threading.Event()
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(8)
+        self.sock.listen(64)
         self.port = self.sock.getsockname()[1]
-        self.conns = []
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self):
@@ -92,29 +102,35 @@ class FramingOrigin:
             except OSError:
                 return
             self.conns.append(conn)
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+            threading.Thread(target=self._run, args=(conn,), daemon=True).start()
 
-    def _serve(self, conn):
-        buf = b""
+    def _run(self, conn):
         try:
-            while True:
-                data = conn.recv(65536)
-                if not data:
-                    return
-                buf += data
-                while b"\r\n\r\n" in buf:
-                    _, _, buf = buf.partition(b"\r\n\r\n")
-                    conn.sendall(self.response)
+            self.handler(self, conn)
         except OSError:
-            return
+            pass
 
     def close(self):
+        self.stop.set()
         self.sock.close()
-        for c in self.conns:
-            try:
-                c.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+        for conn in self.conns:
+            conn.close()
+
+
+def FramingOrigin(response):  # noqa: N802 (reads like the class it was)
+    """Answers every request with one fixed response whose Connection names its framing."""
+    def serve(server, conn):
+        buf = b""
+        while True:
+            data = conn.recv(65536)
+            if not data:
+                return
+            buf += data
+            while b"\r\n\r\n" in buf:
+                _, _, buf = buf.partition(b"\r\n\r\n")
+                conn.sendall(response)
+
+    return Scripted(serve)
 
 
 @pytest.mark.parametrize("response", [
@@ -336,3 +352,351 @@ def test_tunnel_to_itself_does_not_chain(start_proxy):
         s.close()
     assert fd_count(proxy) <= before + 2
     assert any("not allowed" in line for line in proxy.lines), proxy.log()
+
+
+# --- shared by 3 and 4: scripted far ends, the proxy seen from /proc ------------------------
+
+
+@pytest.fixture
+def scripted():
+    made = []
+
+    def make(handler):
+        made.append(Scripted(handler))
+        return made[-1]
+
+    yield make
+    for server in made:
+        server.close()
+
+
+def read_head(conn):
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        data = conn.recv(1)
+        if not data:
+            return buf
+        buf += data
+    return buf
+
+
+def fill(sock, data, stalled, stop):
+    """Sends data again and again until the peer stops taking it: stalled is set once
+    sends have found the socket full for a whole second. Returns when stop is set."""
+    sock.setblocking(False)
+    blocked_since = None
+    while not stop.is_set():
+        try:
+            sock.send(data)
+            blocked_since = None
+        except BlockingIOError:
+            now = time.monotonic()
+            blocked_since = blocked_since or now
+            if now - blocked_since > 1.0:
+                stalled.set()
+            time.sleep(0.05)
+        except OSError:
+            return
+
+
+def hold(server, conn):
+    """Accepts and then neither reads nor writes."""
+    server.stop.wait()
+
+
+def head_then_hold(server, conn):
+    """Reads a request head, then neither answers nor reads."""
+    read_head(conn)
+    server.got_head.set()
+    server.stop.wait()
+
+
+def socket_fds(pid):
+    """The proxy's fds other than pipes (the splice pool's, kept for reuse): a session
+    alive shows up here as its sockets."""
+    n = 0
+    for name in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            if not os.readlink(f"/proc/{pid}/fd/{name}").startswith("pipe:"):
+                n += 1
+        except FileNotFoundError:
+            pass
+    return n
+
+
+def cpu_ticks(pid):
+    """utime + stime of the whole proxy (all threads), in clock ticks (1/100 s)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rpartition(")")[2].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def wait_for(predicate, timeout):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def socks5_open(proxy, port):
+    s = socket.create_connection(proxy.addr, timeout=10)
+    s.sendall(GREETING)
+    assert recv_exact(s, 2) == b"\x05\x00"
+    s.sendall(request("127.0.0.1", port))
+    assert read_reply(s).rep == 0
+    return s
+
+
+def connect_open(proxy, port):
+    s = socket.create_connection(proxy.addr, timeout=10)
+    s.sendall(b"CONNECT 127.0.0.1:%d HTTP/1.1\r\n\r\n" % port)
+    assert read_head(s).startswith(b"HTTP/1.1 200 ")
+    return s
+
+
+TUNNELS = {"socks5": socks5_open, "connect": connect_open}
+
+
+# --- 3. no progress -> no CPU ---------------------------------------------------------------
+
+STALL_SECONDS = 3
+STALL_TICKS_MAX = 50
+
+
+def assert_no_cpu_while_stalled(proxy, stalled):
+    """The observable for "a socket we stopped consuming is not watched": CPU time.
+
+    Why CPU ticks: a loop that keeps watching a socket it does not read is woken at once,
+    forever (level-triggered epoll), and burns a whole core: about 100 ticks per second,
+    300 over the 3 s watched here. A loop that waits burns next to nothing (a few ticks at
+    most, also under the sanitizers). 50 ticks sits far from both, so neither a slow
+    machine nor a busy one can flip the verdict; the test asserts no duration, only CPU
+    consumed while nothing can move. Syscall counts (strace) would be more direct but are
+    not available to an unprivileged test.
+    """
+    assert stalled.wait(60), "the stall was never reached"
+    before = cpu_ticks(proxy.proc.pid)
+    time.sleep(STALL_SECONDS)
+    used = cpu_ticks(proxy.proc.pid) - before
+    assert used < STALL_TICKS_MAX, f"{used} ticks of CPU in {STALL_SECONDS} s without progress"
+
+
+@pytest.mark.parametrize("front", sorted(TUNNELS))
+def test_tunnel_to_a_client_that_does_not_read_costs_no_cpu(start_proxy, scripted, front):
+    stalled = threading.Event()
+    far = scripted(lambda srv, conn: fill(conn, b"d" * 65536, stalled, srv.stop))
+    proxy = start_proxy("127.0.0.1")
+    with TUNNELS[front](proxy, far.port):
+        assert_no_cpu_while_stalled(proxy, stalled)
+
+
+@pytest.mark.parametrize("front", sorted(TUNNELS))
+def test_tunnel_to_a_far_end_that_does_not_read_costs_no_cpu(start_proxy, scripted, front):
+    stalled, stop = threading.Event(), threading.Event()
+    far = scripted(hold)
+    proxy = start_proxy("127.0.0.1")
+    with TUNNELS[front](proxy, far.port) as s:
+        threading.Thread(target=fill, args=(s, b"u" * 65536, stalled, stop), daemon=True).start()
+        try:
+            assert_no_cpu_while_stalled(proxy, stalled)
+        finally:
+            stop.set()
+
+
+def interim_flood(server, conn):
+    """The reproduction: after the request head, 100 Continue heads without end."""
+    read_head(conn)
+    fill(conn, b"HTTP/1.1 100 Continue\r\n\r\n" * 64, server.got_head, server.stop)
+
+
+def endless_body(server, conn):
+    read_head(conn)
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000000000000\r\n\r\n")
+    fill(conn, b"b" * 65536, server.got_head, server.stop)
+
+
+@pytest.mark.parametrize("far_end", [interim_flood, endless_body], ids=["100-continue", "body"])
+def test_http_response_to_a_client_that_does_not_read_costs_no_cpu(start_proxy, scripted,
+                                                                   far_end):
+    origin = scripted(far_end)
+    proxy = start_proxy("127.0.0.1")
+    with socket.socket() as s:
+        # A small receive buffer: 25-byte heads fill it (and the proxy's send buffer)
+        # quickly; a large one takes the kernel long to fill with tiny segments.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.settimeout(10)
+        s.connect(proxy.addr)
+        s.sendall(b"GET http://127.0.0.1:%d/ HTTP/1.1\r\n\r\n" % origin.port)
+        assert_no_cpu_while_stalled(proxy, origin.got_head)  # set once the origin is stuck
+
+
+def test_http_request_body_to_an_origin_that_does_not_read_costs_no_cpu(start_proxy, scripted):
+    stalled, stop = threading.Event(), threading.Event()
+    origin = scripted(head_then_hold)
+    proxy = start_proxy("127.0.0.1")
+    with socket.create_connection(proxy.addr, timeout=10) as s:
+        s.sendall(b"POST http://127.0.0.1:%d/ HTTP/1.1\r\nContent-Length: 1000000000000\r\n\r\n"
+                  % origin.port)
+        threading.Thread(target=fill, args=(s, b"p" * 65536, stalled, stop), daemon=True).start()
+        try:
+            assert_no_cpu_while_stalled(proxy, stalled)
+        finally:
+            stop.set()
+
+
+# --- 4. sessions do not outlive their clients -------------------------------------------------
+
+GONE_SECONDS = 10  # liveness bound: far below -connect-timeout 60 and any default timeout
+
+
+def settled_socket_fds(proxy):
+    """The fd count once it has not changed for half a second: the baseline."""
+    last, since = socket_fds(proxy.proc.pid), time.monotonic()
+    while time.monotonic() - since < 0.5:
+        time.sleep(0.05)
+        now = socket_fds(proxy.proc.pid)
+        if now != last:
+            last, since = now, time.monotonic()
+    return last
+
+
+def assert_back_to(proxy, baseline):
+    assert wait_for(lambda: socket_fds(proxy.proc.pid) == baseline, GONE_SECONDS), \
+        f"{socket_fds(proxy.proc.pid)} fds, {baseline} before the clients came\n{proxy.log()}"
+
+
+def test_http_client_leaving_while_waiting_for_the_response_is_dropped_at_once(start_proxy,
+                                                                               scripted):
+    """The reproduction: a server that accepts and never answers, clients that leave."""
+    origin = scripted(head_then_hold)
+    proxy = start_proxy("127.0.0.1", "-v")
+    baseline = settled_socket_fds(proxy)
+    for _ in range(5):
+        origin.got_head.clear()
+        with socket.create_connection(proxy.addr, timeout=10) as s:
+            s.sendall(b"GET http://127.0.0.1:%d/ HTTP/1.1\r\n\r\n" % origin.port)
+            assert origin.got_head.wait(10)
+    assert_back_to(proxy, baseline)
+    assert sum("left while its request was pending" in line for line in proxy.lines) == 5
+
+
+def test_http_client_half_closing_after_its_request_is_dropped_at_once(start_proxy, scripted):
+    origin = scripted(head_then_hold)
+    proxy = start_proxy("127.0.0.1", "-v")
+    baseline = settled_socket_fds(proxy)
+    with socket.create_connection(proxy.addr, timeout=10) as s:
+        s.sendall(b"GET http://127.0.0.1:%d/ HTTP/1.1\r\n\r\n" % origin.port)
+        assert origin.got_head.wait(10)
+        s.shutdown(socket.SHUT_WR)
+        assert recv_all_or_reset(s) == b""  # closed: no response, nothing to wait for
+        assert_back_to(proxy, baseline)
+
+
+def recv_all_or_reset(sock):
+    try:
+        return recv_all(sock)
+    except ConnectionResetError:
+        return b""
+
+
+@pytest.fixture
+def unanswered():
+    """A port whose connects hang: a listener with a full accept queue drops further SYNs."""
+    lsock = socket.socket()
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(0)
+    port = lsock.getsockname()[1]
+    fillers = []
+    for _ in range(4):
+        f = socket.socket()
+        f.setblocking(False)
+        f.connect_ex(("127.0.0.1", port))
+        fillers.append(f)
+    probe = socket.socket()
+    probe.settimeout(1.5)
+    try:
+        probe.connect(("127.0.0.1", port))
+        hangs = False
+    except (TimeoutError, socket.timeout):
+        hangs = True
+    probe.close()
+    if not hangs:
+        pytest.fail("cannot make a loopback connect hang (accept queue overflow did not drop)")
+    yield port
+    for f in fillers:
+        f.close()
+    lsock.close()
+
+
+def open_pending(front, proxy, port):
+    s = socket.create_connection(proxy.addr, timeout=10)
+    if front == "socks5":
+        s.sendall(GREETING)
+        assert recv_exact(s, 2) == b"\x05\x00"
+        s.sendall(request("127.0.0.1", port))
+    elif front == "connect":
+        s.sendall(b"CONNECT 127.0.0.1:%d HTTP/1.1\r\n\r\n" % port)
+    else:
+        s.sendall(b"GET http://127.0.0.1:%d/ HTTP/1.1\r\n\r\n" % port)
+    return s
+
+
+@pytest.mark.parametrize("front", ["socks5", "connect", "http"])
+def test_client_leaving_during_connect_cancels_it_at_once(start_proxy, unanswered, front):
+    proxy = start_proxy("127.0.0.1", "-connect-timeout", "60", "-v")
+    baseline = settled_socket_fds(proxy)
+    s = open_pending(front, proxy, unanswered)
+    # Dialing: the client's socket and the outgoing one.
+    assert wait_for(lambda: socket_fds(proxy.proc.pid) >= baseline + 2, 10)
+    s.close()
+    assert_back_to(proxy, baseline)
+
+
+def finish_then_hold(server, conn):
+    """Sends a little, half-closes, then neither reads nor writes."""
+    conn.sendall(b"bye")
+    conn.shutdown(socket.SHUT_WR)
+    server.stop.wait()
+
+
+@pytest.mark.parametrize("side", ["client", "far"])
+@pytest.mark.parametrize("front", sorted(TUNNELS))
+def test_tunnel_half_closed_and_quiet_is_closed(start_proxy, scripted, front, side):
+    """One side finishes (the client: its last words, then EOF; or the far end: "bye",
+    then EOF), the other stays open and silent: -half-close-timeout 1 ends it."""
+    far = scripted(hold if side == "client" else finish_then_hold)
+    proxy = start_proxy("127.0.0.1", "-half-close-timeout", "1", "-v")
+    baseline = settled_socket_fds(proxy)
+    with TUNNELS[front](proxy, far.port) as s:
+        if side == "client":
+            s.sendall(b"last words")
+            s.shutdown(socket.SHUT_WR)
+        s.settimeout(GONE_SECONDS)
+        # The far end's bytes if any, then EOF from the proxy: not a hang.
+        assert recv_all_or_reset(s) == (b"" if side == "client" else b"bye")
+        assert_back_to(proxy, baseline)
+    assert any("half-closed and quiet" in line for line in proxy.lines), proxy.log()
+
+
+def trickle_after_eof(server, conn):
+    """Reads until the client's EOF, then sends one byte every 0.2 s, 15 in all."""
+    while conn.recv(65536):
+        pass
+    for _ in range(15):
+        conn.sendall(b"t")
+        time.sleep(0.2)
+    conn.close()
+
+
+@pytest.mark.parametrize("front", sorted(TUNNELS))
+def test_tunnel_half_closed_lives_on_while_bytes_move(start_proxy, scripted, front):
+    """The timeout counts quiet time only: 3 s of bytes 0.2 s apart pass a 2 s timeout."""
+    far = scripted(trickle_after_eof)
+    proxy = start_proxy("127.0.0.1", "-half-close-timeout", "2")
+    with TUNNELS[front](proxy, far.port) as s:
+        s.sendall(b"hi")
+        s.shutdown(socket.SHUT_WR)
+        s.settimeout(GONE_SECONDS)
+        assert recv_all(s) == b"t" * 15
