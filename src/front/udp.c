@@ -80,7 +80,7 @@ struct udp_assoc {
     struct dns_resolver *dns;  /* else per-link DNS through the association's link */
     struct link *link;
     int registered, closed;
-    int started_down;      /* the link was down when picked (nothing better): keep it anyway */
+    int started_down; /* the link was down when picked (nothing better) and has not been up since */
     struct loop_io client; /* ours, on the address the client reached us at */
     struct udp_out out[2]; /* [0] IPv4, [1] IPv6: opened by the first datagram of each */
     struct loop_timer timer;
@@ -590,6 +590,9 @@ timer_cb(struct loop_timer *t)
 
     if (a->closed)
         return;
+    /* Picked while down (nothing better): kept, but once up, its next fall ends us. */
+    if (a->started_down && link_state_of(a->link) != LINK_DOWN)
+        a->started_down = 0;
     if (!a->started_down && link_state_of(a->link) == LINK_DOWN) {
         log_debug("#%llu UDP association ends: link %s is down (the client associates again)",
                   (unsigned long long)a->s->id, a->link->label);

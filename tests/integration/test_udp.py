@@ -537,7 +537,9 @@ def lab():
     lab = Lab()
     try:
         lab.build()
-        server = FarServer([f"udpecho@{FAR_V4}:7"], prefix=lab.exec_prefix(lab.far))
+        # udpecho for the datagrams, a TCP echo on port 9 for -probe
+        server = FarServer([f"udpecho@{FAR_V4}:7", f"echo@{FAR_V4}:9"],
+                           prefix=lab.exec_prefix(lab.far))
         try:
             yield lab
         finally:
@@ -581,3 +583,35 @@ def test_lab_associations_leave_by_each_uplink_and_a_dead_link_closes_its_own(la
     finally:
         first.close()
         second.close()
+
+
+def wait_logged_after(proxy, mark, text, seconds=40):
+    deadline = time.monotonic() + seconds
+    while not any(text in line for line in proxy.lines[mark:]):
+        assert time.monotonic() < deadline, f"no '{text}' in the log\n{proxy.log()}"
+        time.sleep(0.1)
+    return len(proxy.lines)
+
+
+def test_lab_association_taken_on_a_down_link_is_closed_when_it_falls_again(lab, start_proxy):
+    """wan1 is down (its ISP dark, -probe-up says so while wan2 reaches the far end) and
+    wan2 has no carrier: a new association still takes wan1 (nothing better) and is kept.
+    wan1 comes back and carries its datagrams; when it goes down again, that association
+    is closed like any other on it."""
+    proxy = start_proxy("-v", "-probe", f"{FAR_V4}:9", "-probe-up", "-probe-interval", "0.3",
+                        "wan1", "wan2", prefix=lab.exec_prefix(lab.host))
+    with lab.isp_dark(1):
+        mark = wait_logged_after(proxy, 0, "link wan1 down")
+        with lab.wan_link_down(2):
+            mark = wait_logged_after(proxy, mark, "link wan2 down")
+            a = lab_assoc(lab, proxy)
+    try:
+        assert a.reply.rep == REP_OK
+        mark = wait_logged_after(proxy, mark, "link wan1 up")
+        assert lab_source(lab, a, b"back") == W1_V4
+        with lab.isp_dark(1):
+            wait_logged_after(proxy, mark, "link wan1 down")
+            a.ctl.settimeout(20)
+            assert a.ctl.recv(1) == b""  # closed by the proxy: associate again
+    finally:
+        a.close()
