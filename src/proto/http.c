@@ -606,6 +606,7 @@ http_parse_response(const uint8_t *buf, size_t len, size_t *consumed, int reques
 enum chunk_state {
     CH_SIZE_START, /* first hex digit of a chunk size */
     CH_SIZE,       /* more hex digits, or ';' / whitespace / line end */
+    CH_SIZE_WS,    /* whitespace after the digits: more, ';' or CR */
     CH_EXT,        /* chunk extensions, ignored up to the line end */
     CH_SIZE_LF,    /* CR seen after the size line */
     CH_DATA,
@@ -665,19 +666,26 @@ chunked_feed(struct http_body *b, const uint8_t *buf, size_t len, size_t *used)
             }
             if (b->state == CH_SIZE_START)
                 return PARSE_ERROR;
-            if (c == ';' || c == ' ' || c == '\t')
+            /* fall through */
+        case CH_SIZE_WS:
+            /* After the digits only whitespace, then ';' or the CR: "5 x" or "5 3" is
+             * not a size another reader could take as 5. */
+            if (c == ' ' || c == '\t')
+                b->state = CH_SIZE_WS;
+            else if (c == ';')
                 b->state = CH_EXT;
             else if (c == '\r')
                 b->state = CH_SIZE_LF;
             else
                 return PARSE_ERROR;
-            b->line_len++;
+            if (++b->line_len > CHUNK_LINE_MAX)
+                return PARSE_ERROR;
             break;
         case CH_EXT:
             if (c == '\r')
                 b->state = CH_SIZE_LF;
-            else if (c == '\n' || c == '\0' || ++b->line_len > CHUNK_LINE_MAX)
-                return PARSE_ERROR;
+            else if ((c < 0x20 && c != '\t') || c == 0x7f || ++b->line_len > CHUNK_LINE_MAX)
+                return PARSE_ERROR; /* LF, NUL and other controls included */
             break;
         case CH_SIZE_LF:
             if (c != '\n')

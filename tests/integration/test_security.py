@@ -173,6 +173,10 @@ def test_curl_gets_the_whole_response_and_exits(proxy):
     b"5\nhello\r\n0\r\n\r\n",
     b"5\r\nhello\n0\r\n\r\n",
     b"00000000000000005\r\nhello\r\n0\r\n\r\n",
+    b"1000000000000000\r\nhello\r\n0\r\n\r\n",
+    b"5 x\r\nhello\r\n0\r\n\r\n",
+    b"5;a\x01\r\nhello\r\n0\r\n\r\n",
+    b"5\rhello\r\n0\r\n\r\n",
 ])
 def test_request_with_lax_chunked_framing_is_not_passed_on(proxy, origin, body):
     s = send(proxy, b"POST http://127.0.0.1:%d/echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n"
@@ -700,3 +704,35 @@ def test_tunnel_half_closed_lives_on_while_bytes_move(start_proxy, scripted, fro
         s.shutdown(socket.SHUT_WR)
         s.settimeout(GONE_SECONDS)
         assert recv_all(s) == b"t" * 15
+
+
+@pytest.fixture
+def silent_dns():
+    """A UDP socket on loopback that takes DNS queries and never answers."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.settimeout(10)
+    yield sock
+    sock.close()
+
+
+@pytest.mark.parametrize("front", ["socks5", "connect", "http"])
+def test_client_leaving_during_a_lookup_cancels_it_at_once(start_proxy, silent_dns, front):
+    """The lookup would end by itself after the resolver's retries: the log line says the
+    session ended because the client left, and the fds are back before that."""
+    proxy = start_proxy("127.0.0.1", "-dns", "127.0.0.1:%d" % silent_dns.getsockname()[1], "-v")
+    baseline = settled_socket_fds(proxy)
+    s = socket.create_connection(proxy.addr, timeout=10)
+    if front == "socks5":
+        s.sendall(GREETING)
+        assert recv_exact(s, 2) == b"\x05\x00"
+        s.sendall(request("blackhole.test", 80))
+    elif front == "connect":
+        s.sendall(b"CONNECT blackhole.test:80 HTTP/1.1\r\n\r\n")
+    else:
+        s.sendall(b"GET http://blackhole.test/ HTTP/1.1\r\n\r\n")
+    query, _ = silent_dns.recvfrom(4096)  # the lookup is in flight
+    assert b"blackhole" in query
+    s.close()
+    assert_back_to(proxy, baseline)
+    assert wait_for(lambda: any("client left" in line for line in proxy.lines), 5), proxy.log()

@@ -886,6 +886,44 @@ TEST(malformed_chunked_bodies_are_errors)
     ASSERT_EQ(feed_body(HTTP_BODY_CHUNKED, 0, "fffffffffffffffff\r\n", 19, 4, &done), (size_t)-1);
 }
 
+/* Same verdict fed whole and byte by byte: the error, or the bytes the body took. */
+static size_t
+chunked_verdict(const char *d)
+{
+    int done = 0;
+    size_t a = feed_body(HTTP_BODY_CHUNKED, 0, d, strlen(d), strlen(d), &done);
+    size_t b = feed_body(HTTP_BODY_CHUNKED, 0, d, strlen(d), 1, &done);
+    return a == b ? a : (size_t)-3;
+}
+
+TEST(after_a_chunk_size_only_whitespace_then_extensions_or_the_line_end)
+{
+    const char *ok = "3 \t;name=\"v a\"\t;x\r\nabc\r\n0  \r\n\r\n";
+
+    ASSERT_EQ(chunked_verdict(ok), strlen(ok));
+    ASSERT_EQ(chunked_verdict("3 x\r\nabc\r\n0\r\n\r\n"), (size_t)-1);
+    ASSERT_EQ(chunked_verdict("3 3\r\nabc\r\n0\r\n\r\n"), (size_t)-1);
+    ASSERT_EQ(chunked_verdict("3\t0\r\nabc\r\n0\r\n\r\n"), (size_t)-1);
+    ASSERT_EQ(chunked_verdict("3;a\x01\r\nabc\r\n0\r\n\r\n"), (size_t)-1);
+    ASSERT_EQ(chunked_verdict("3;a\x7f\r\nabc\r\n0\r\n\r\n"), (size_t)-1);
+    ASSERT_EQ(chunked_verdict("0x3\r\nabc\r\n0\r\n\r\n"), (size_t)-1);
+    ASSERT_EQ(chunked_verdict("+3\r\nabc\r\n0\r\n\r\n"), (size_t)-1);
+}
+
+TEST(whitespace_after_a_chunk_size_is_bounded_like_extensions)
+{
+    size_t n = 5000;
+    char *d = malloc(n + 1);
+    int done = 0;
+
+    ASSERT(d != NULL);
+    memset(d, ' ', n);
+    d[0] = '1';
+    d[n] = '\0';
+    ASSERT_EQ(feed_body(HTTP_BODY_CHUNKED, 0, d, n, 512, &done), (size_t)-1);
+    free(d);
+}
+
 TEST(oversized_chunk_extension_or_trailer_is_an_error)
 {
     size_t n = 20000;
@@ -1126,6 +1164,8 @@ main(void)
     RUN(chunk_size_has_at_most_16_hex_digits_leading_zeros_included);
     RUN(chunked_body_cut_short_is_not_done);
     RUN(malformed_chunked_bodies_are_errors);
+    RUN(after_a_chunk_size_only_whitespace_then_extensions_or_the_line_end);
+    RUN(whitespace_after_a_chunk_size_is_bounded_like_extensions);
     RUN(oversized_chunk_extension_or_trailer_is_an_error);
     RUN(close_delimited_body_takes_everything_and_never_ends);
     RUN(no_body_is_done_at_once);
