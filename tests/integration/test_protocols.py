@@ -98,7 +98,10 @@ class Origin:
         if headers.get("transfer-encoding", "").lower() == "chunked":
             body = b""
             while True:
-                size = int(f.readline().split(b";")[0], 16)
+                line = f.readline()
+                if not line:  # the proxy gave up on the body (and closed): no request
+                    raise EOFError
+                size = int(line.split(b";")[0], 16)
                 if size == 0:
                     while f.readline() not in (b"\r\n", b"\n", b""):
                         pass
@@ -125,7 +128,10 @@ class Origin:
                 hd = dict(headers)
                 if hd.get("expect", "").lower() == "100-continue":
                     conn.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
-                body = self._read_body(f, hd)
+                try:
+                    body = self._read_body(f, hd)
+                except EOFError:
+                    return
                 with self.lock:
                     self.requests.append(Request(no, method, target, version, headers, body))
                 if not self._respond(conn, method, target, body):
