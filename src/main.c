@@ -671,7 +671,6 @@ main(int argc, char **argv)
     status_stop(&app.status);
     health_stop(&app.health);
     balancer_destroy(&app.bal);
-    resolver_free(app.sh.resolver);
     dns_settings_free(&app.dns);
     {
         struct access *acc = atomic_load(&app.sh.access);
@@ -690,6 +689,7 @@ main(int argc, char **argv)
     }
     for (unsigned i = 0; i < app.n_servers; i++)
         server_destroy(&app.servers[i]);
+    resolver_free(app.sh.resolver); /* after the sessions: they may cancel lookups */
     for (unsigned i = 0; i < app.n_links; i++)
         link_destroy(&app.links[i]);
     bufpool_trim();

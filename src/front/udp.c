@@ -417,7 +417,7 @@ name_resolved(struct udp_lookup *lk, const struct sockaddr *sa)
 }
 
 static void
-resolved_cb(void *arg, int err, struct addrinfo *res)
+resolved_cb(void *arg, int err, const struct addrinfo *res)
 {
     struct udp_lookup *lk = arg;
     const struct sockaddr *sa = NULL;
@@ -427,8 +427,6 @@ resolved_cb(void *arg, int err, struct addrinfo *res)
         if (link_reaches(lk->a, r->ai_addr))
             sa = r->ai_addr;
     name_resolved(lk, sa);
-    if (res != NULL)
-        freeaddrinfo(res);
 }
 
 static void
@@ -481,7 +479,8 @@ resolve_then_send(struct udp_assoc *a, const struct target *t, const uint8_t *p,
     if (a->dns != NULL)
         lk->lookup = dns_lookup_start(a->dns, t->host, (int)a->link->index, AF_UNSPEC, dns_cb, lk);
     else
-        lk->resolve = resolver_submit(a->resolver, a->loop, t->host, t->port, resolved_cb, lk);
+        lk->resolve = resolver_submit(a->resolver, a->loop, t->host, t->port,
+                                      resolver_client_key(&a->peer.sa), resolved_cb, lk);
     if (lk->resolve == NULL && lk->lookup == NULL) {
         if (lk->has_pending)
             drop(a, "its lookup could not start (memory, or too many in flight)", NULL);

@@ -48,10 +48,22 @@ connector_resolve(struct connector *c, const char *name, uint16_t port, resolve_
 {
     if (c->res_timer.heap_index == SIZE_MAX) /* not running yet */
         loop_timer_start(c->env.loop, &c->res_timer, c->env.timeout_ms);
-    return resolver_submit(c->env.resolver, c->env.loop, name, port, cb, arg);
+    return resolver_submit(c->env.resolver, c->env.loop, name, port, 0, cb, arg);
 }
 
-static void target_resolved(void *arg, int err, struct addrinfo *res);
+/* The resolver's key for this connection's client (0: none, or its address unknown). */
+static uint64_t
+client_key(const struct connector *c)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+
+    if (c->client_fd == OS_SOCK_INVALID || os_getpeername(c->client_fd, &ss, &len) == -1)
+        return 0;
+    return resolver_client_key((const struct sockaddr *)&ss);
+}
+
+static void target_resolved(void *arg, int err, const struct addrinfo *res);
 static void target_dns_answer(void *arg, int err, const struct sockaddr_storage *addrs, unsigned n,
                               int link);
 
@@ -70,7 +82,7 @@ resolve_target(struct connector *c, int link)
         return c->lookup != NULL ? 0 : -1;
     }
     c->resolve = resolver_submit(c->env.resolver, c->env.loop, c->target.host, c->target.port,
-                                 target_resolved, c);
+                                 client_key(c), target_resolved, c);
     return c->resolve != NULL ? 0 : -1;
 }
 
@@ -122,7 +134,7 @@ resume_waiting(struct connector *c)
 }
 
 static void
-target_resolved(void *arg, int err, struct addrinfo *res)
+target_resolved(void *arg, int err, const struct addrinfo *res)
 {
     struct connector *c = arg;
 
@@ -138,8 +150,6 @@ target_resolved(void *arg, int err, struct addrinfo *res)
         dialer_add_addrinfo(&c->dialer, res);
         c->res = RES_DONE;
     }
-    if (res != NULL)
-        freeaddrinfo(res);
     resume_waiting(c);
 }
 
@@ -178,7 +188,7 @@ target_dns_answer(void *arg, int err, const struct sockaddr_storage *addrs, unsi
 }
 
 static void
-upstream_resolved(void *arg, int err, struct addrinfo *res)
+upstream_resolved(void *arg, int err, const struct addrinfo *res)
 {
     struct dialer_attempt *a = arg;
     struct connector_slot *cs = slot_of(a);
@@ -186,14 +196,12 @@ upstream_resolved(void *arg, int err, struct addrinfo *res)
     cs->resolve = NULL;
     cs->res = RES_FAILED;
     if (err == 0)
-        for (struct addrinfo *ai = res; ai != NULL && cs->n_addrs < ARRAY_SIZE(cs->addrs);
+        for (const struct addrinfo *ai = res; ai != NULL && cs->n_addrs < ARRAY_SIZE(cs->addrs);
              ai = ai->ai_next)
             if (ai->ai_family == AF_INET || ai->ai_family == AF_INET6) {
                 memcpy(&cs->addrs[cs->n_addrs++], ai->ai_addr, ai->ai_addrlen);
                 cs->res = RES_DONE;
             }
-    if (res != NULL)
-        freeaddrinfo(res);
     dialer_addrs_ready(a);
 }
 
@@ -256,8 +264,8 @@ hook_addrs(struct dialer_attempt *a, int *err)
         if (c->res == RES_NONE) {
             c->res = RES_PENDING;
             if (resolve_target(c, a->link) == -1) {
-                c->res = RES_FAILED;
-                c->res_err = DP_ERR_RESOLVE;
+                c->res = RES_FAILED; /* EAGAIN: the resolver's queue or our share is full */
+                c->res_err = os_errno() == EAGAIN ? DP_ERR_DNS_BUSY : DP_ERR_RESOLVE;
             }
         }
         if (c->res == RES_PENDING) {
@@ -592,6 +600,7 @@ setup(struct connector *c, const struct connector_env *env, uint64_t id, connect
     memset(c, 0, sizeof(*c));
     c->env = *env;
     c->dns_asked = -1;
+    c->client_fd = OS_SOCK_INVALID;
     c->id = id;
     c->done = done;
     c->dialer.id = id;
@@ -605,6 +614,7 @@ connector_start(struct connector *c, const struct connector_env *env, const stru
                 os_sock client_fd, uint64_t id, connector_done_fn done)
 {
     setup(c, env, id, done);
+    c->client_fd = client_fd;
     if (t != NULL) {
         c->target = *t;
         c->has_target = 1;

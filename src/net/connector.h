@@ -65,6 +65,7 @@ struct connector {
     struct target target;
     int has_target;              /* 0: -tunnel, the client's bytes name no destination */
     struct resolve_req *resolve; /* the target's name (-dns system) */
+    os_sock client_fd;           /* whose lookups these are (the resolver's fairness) */
     struct dns_lookup *lookup;   /* the target's name (per-link DNS) */
     int res_err;                 /* RES_FAILED: why (DP_ERR_RESOLVE, DP_ERR_DNS_*) */
     int dns_asked;               /* the link whose DNS was asked first */
