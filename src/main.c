@@ -289,7 +289,7 @@ drop_privileges(const char *user)
 
     if (user[0] == '\0') {
         if (os_is_privileged())
-            log_warn("running as root; -user NAME drops privileges once listening");
+            log_warn("%s", OS_PRIVILEGED_ADVICE);
         return 0;
     }
     if (os_drop_privileges(user, err, sizeof(err)) == -1) {

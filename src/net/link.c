@@ -25,7 +25,8 @@ static int
 link_is_name_char(char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-           c == '_' || c == '-' || c == ':';
+           c == '_' || c == '-' || c == ':' || c == ' ' || c == '(' || c == ')' || c == '*' ||
+           c == '#' || c == '&' || c == '+' || c == ',' || (unsigned char)c >= 0x80;
 }
 
 /* RATIO: a decimal integer 1..LINK_RATIO_MAX, nothing else (no sign, space or suffix). */
@@ -107,7 +108,8 @@ link_parse_link(const char *s, size_t len, struct link_spec *out, char *err, siz
             return -1;
         }
     }
-    if (s[0] == ':' || (len == 1 && s[0] == '.') || (len == 2 && s[0] == '.' && s[1] == '.')) {
+    if (s[0] == ':' || s[0] == ' ' || s[len - 1] == ' ' || (len == 1 && s[0] == '.') ||
+        (len == 2 && s[0] == '.' && s[1] == '.')) {
         snprintf(err, errlen, "\"%s\" is not an IP address or interface name", q);
         return -1;
     }

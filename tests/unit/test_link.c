@@ -177,14 +177,41 @@ TEST(parse_rejects_bad_interface_names)
         ASSERT(strstr(err, want) != NULL);
     }
     PARSE_ERR("eth/0", "\"eth/0\" is not an IP address or interface name");
-    PARSE_ERR("eth 0", "\"eth 0\" is not an IP address or interface name");
     PARSE_ERR(" eth0", "\" eth0\" is not an IP address or interface name");
+    PARSE_ERR("Wi-Fi 2 @3", "\"Wi-Fi 2 \" is not an IP address or interface name");
+    PARSE_ERR("Wi-Fi\n2", "\"Wi-Fi\\x0a2\" is not an IP address or interface name");
+    PARSE_ERR("Wi\"Fi", "\"Wi\\\"Fi\" is not an IP address or interface name");
     PARSE_ERR("eth0\t", "\"eth0\\x09\" is not an IP address or interface name");
     PARSE_ERR("eth0%1", "\"eth0%1\" is not an IP address or interface name");
     PARSE_ERR("a@b@3", "\"a@b\" is not an IP address or interface name");
     PARSE_ERR(".", "\".\" is not an IP address or interface name");
     PARSE_ERR("..", "\"..\" is not an IP address or interface name");
     PARSE_ERR(":0", "\":0\" is not an IP address or interface name");
+}
+
+/* Windows adapters go by friendly names: spaces, parentheses, localized letters. */
+TEST(parse_accepts_windows_friendly_names)
+{
+    static const char *const names[] = {
+        "Wi-Fi 2",
+        "Ethernet 3",
+        "vEthernet (Default Switch)",
+        "Local Area Connection* 10",
+        "Bluetooth Network Connection",
+        "Подключение по локальной сети",
+        "WLAN",
+    };
+    struct link_spec s;
+
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        char spec[160];
+
+        snprintf(spec, sizeof(spec), "%s@3", names[i]);
+        PARSE_OK(spec, &s);
+        ASSERT_EQ(s.kind, LINK_IFACE);
+        ASSERT_STR_EQ(s.name, names[i]);
+        ASSERT_EQ(s.ratio, 3);
+    }
 }
 
 TEST(parse_rejects_bad_addresses)
@@ -480,6 +507,7 @@ main(void)
     RUN(parse_rejects_bad_ratios);
     RUN(parse_rejects_empty_link);
     RUN(parse_rejects_bad_interface_names);
+    RUN(parse_accepts_windows_friendly_names);
     RUN(parse_rejects_bad_addresses);
     RUN(parse_error_escapes_control_characters);
     RUN(parse_error_fits_a_small_buffer);

@@ -212,7 +212,8 @@ def test_socks5_credentials_checked(start_proxy, far):
     ("nosuchif0", 'dispatch-proxy: bad link "nosuchif0": no interface named nosuchif0'),
     ("127.0.0.1@0", 'dispatch-proxy: bad link "127.0.0.1@0": ratio "0" must be an integer '
                     'from 1 to 1000'),
-], ids=["no-such-adapter", "ratio-out-of-range"])
+    ("Wi-Fi 2@3", 'dispatch-proxy: bad link "Wi-Fi 2": no interface named Wi-Fi 2'),
+], ids=["no-such-adapter", "ratio-out-of-range", "friendly-name-with-a-space"])
 def test_bad_link_exits_2_with_one_line(run_exe, link, message):
     res = run_exe("-lport", "0", link)
     assert res.returncode == 2

@@ -20,4 +20,7 @@ typedef int os_sock;
 #define OS_HAVE_SPLICE 0
 #endif
 
+/* What to tell a user who started the proxy with administrative rights. */
+#define OS_PRIVILEGED_ADVICE "running as root; -user NAME drops privileges once listening"
+
 #endif

@@ -57,4 +57,9 @@ typedef SOCKET os_sock;
 /* POSIX's getline(3), which the msvcrt lacks (src/os/win/os_compat.c). */
 ssize_t getline(char **lineptr, size_t *n, FILE *stream);
 
+/* What to tell a user who started the proxy with administrative rights. */
+#define OS_PRIVILEGED_ADVICE                                                                       \
+    "running as administrator (elevated): the proxy needs no administrator rights; start it "      \
+    "from a normal console"
+
 #endif
