@@ -39,8 +39,10 @@ parse(const char *spec, struct link_spec *out, size_t errlen)
 static int
 name_char(char c)
 {
+    /* Interface names, and Windows friendly names ("Wi-Fi 2", "vEthernet (WSL)"). */
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-           c == '_' || c == '-' || c == ':';
+           c == '_' || c == '-' || c == ':' || c == ' ' || c == '(' || c == ')' || c == '*' ||
+           c == '#' || c == '&' || c == '+' || c == ',' || (unsigned char)c >= 0x80;
 }
 
 static void
@@ -64,6 +66,7 @@ check_spec(const struct link_spec *s)
         FUZZ_CHECK(len >= 1 && len < OS_IFNAME_MAX);
         for (size_t i = 0; i < len; i++)
             FUZZ_CHECK(name_char(s->name[i]));
+        FUZZ_CHECK(s->name[0] != ' ' && s->name[len - 1] != ' ');
         memcpy(text, s->name, len + 1);
         break;
     case LINK_PROXY: {
