@@ -14,7 +14,19 @@
 struct loop_backend {
     int epfd;
     struct epoll_event events[EPOLL_BATCH];
+    int batch_next, batch_n; /* events[batch_next..batch_n) wait for their callbacks */
 };
+
+/* A callback may close, stop or move another io whose event is further down the same
+ * batch (a session closing its connect sockets when its client leaves): that event must
+ * not reach the io (freed, perhaps) afterwards. */
+static void
+batch_drop(struct loop_backend *b, const struct loop_io *io)
+{
+    for (int i = b->batch_next; i < b->batch_n; i++)
+        if (b->events[i].data.ptr == io)
+            b->events[i].data.ptr = NULL;
+}
 
 struct loop_backend *
 loop_backend_new(void)
@@ -71,21 +83,22 @@ loop_backend_del(struct loop_backend *b, struct loop_io *io)
     epoll_ctl(b->epfd, EPOLL_CTL_DEL, io->fd, NULL);
     io->registered = 0;
     io->want = 0;
+    batch_drop(b, io);
 }
 
 void
 loop_backend_forget(struct loop_backend *b, struct loop_io *io)
 {
-    DP_UNUSED(b); /* close() removes the fd from the epoll set */
-    DP_UNUSED(io);
+    batch_drop(b, io); /* close() removes the fd from the epoll set */
 }
 
 void
 loop_backend_adopt(struct loop_backend *b, struct loop_io *to, struct loop_io *from)
 {
-    DP_UNUSED(b); /* the event data is rewritten by the next loop_io_set (registered 2) */
+    /* The event data is rewritten by the next loop_io_set (registered 2). An event of
+     * this batch for `from` is dropped: level-triggered, it comes again for `to`. */
     DP_UNUSED(to);
-    DP_UNUSED(from);
+    batch_drop(b, from);
 }
 
 int
@@ -97,11 +110,15 @@ loop_backend_wait(struct loop_backend *b, int timeout_ms, uint64_t *now_ms)
         return errno == EINTR ? 0 : -1;
     if (timeout_ms != 0)
         *now_ms = loop_clock_ms();
+    b->batch_n = n;
     for (int i = 0; i < n; i++) {
         struct loop_io *io = b->events[i].data.ptr;
         uint32_t e = b->events[i].events;
         unsigned ev = 0;
 
+        b->batch_next = i + 1;
+        if (io == NULL) /* closed or stopped by an earlier callback of this batch */
+            continue;
         if (e & (EPOLLIN | EPOLLRDHUP))
             ev |= LOOP_READ;
         if (e & EPOLLOUT)
@@ -110,5 +127,6 @@ loop_backend_wait(struct loop_backend *b, int timeout_ms, uint64_t *now_ms)
             ev |= LOOP_ERROR;
         io->cb(io, ev);
     }
+    b->batch_next = b->batch_n = 0;
     return 0;
 }
