@@ -39,7 +39,19 @@ struct loop_backend {
     struct loop_io **ios;     /* ios[i] owns fds[i] */
     struct poll_ready *ready; /* one batch's ready ios, as many as fds can hold */
     size_t n, cap;
+    size_t batch_next, batch_n; /* ready[batch_next..batch_n) wait for their callbacks */
 };
+
+/* A callback may close, stop or move another io further down the same batch (a session
+ * closing its connect sockets when its client leaves, then freeing them): its entry is
+ * dropped, never read again. Level-triggered: a moved fd's readiness comes again. */
+static void
+batch_drop(struct loop_backend *b, const struct loop_io *io)
+{
+    for (size_t i = b->batch_next; i < b->batch_n; i++)
+        if (b->ready[i].io == io)
+            b->ready[i].io = NULL;
+}
 
 struct loop_backend *
 loop_backend_new(void)
@@ -140,6 +152,7 @@ loop_backend_del(struct loop_backend *b, struct loop_io *io)
     b->n--;
     io->registered = 0;
     io->want = 0;
+    batch_drop(b, io);
 }
 
 void
@@ -151,8 +164,8 @@ loop_backend_forget(struct loop_backend *b, struct loop_io *io)
 void
 loop_backend_adopt(struct loop_backend *b, struct loop_io *to, struct loop_io *from)
 {
-    DP_UNUSED(from);
     b->ios[to->slot] = to; /* to->slot was copied from from->slot */
+    batch_drop(b, from);
 }
 
 int
@@ -175,13 +188,15 @@ loop_backend_wait(struct loop_backend *b, int timeout_ms, uint64_t *now_ms)
         b->ready[n_ready].revents = b->fds[i].revents;
         n_ready++;
     }
+    b->batch_n = n_ready;
     for (size_t i = 0; i < n_ready; i++) {
         struct loop_io *io = b->ready[i].io;
         short e = b->ready[i].revents;
         unsigned ev = 0;
 
-        if (io->registered == 0 || io->backend != b)
-            continue; /* removed or closed by a callback of this batch */
+        b->batch_next = i + 1;
+        if (io == NULL) /* removed, closed or moved by a callback of this batch */
+            continue;
         if (e & (POLLIN | POLLHUP))
             ev |= LOOP_READ;
         if (e & POLLOUT)
@@ -190,5 +205,6 @@ loop_backend_wait(struct loop_backend *b, int timeout_ms, uint64_t *now_ms)
             ev |= LOOP_ERROR;
         io->cb(io, ev);
     }
+    b->batch_next = b->batch_n = 0;
     return 0;
 }
