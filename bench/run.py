@@ -459,6 +459,9 @@ socks pass {{ from: 127.0.0.0/8 to: 127.0.0.0/8 command: connect }}
                   f"- held connections: {a.hold_n}, a 16-byte round trip on each before and after "
                   f"{a.hold_time} s idle; memory = proxy VmRSS while holding − before, per connection",
                   ""]
+        lines += [f"- run: `{' '.join(sys.argv)}`, "
+                  f"{time.strftime('%Y-%m-%d %H:%M', time.gmtime(self.t0))}–"
+                  f"{time.strftime('%H:%M', time.gmtime(self.t1))} UTC"]
         lines += [f"- machine load: /proc/loadavg {self.load_start} at the start, "
                   f"{self.load_end} at the end; {self.foreign_text()}", ""]
         others = [p for p in self.paths if p not in ("direct", "dispatch-proxy")]
@@ -682,7 +685,7 @@ def main():
 
     b = Bench(a)
     b.load_start, b.cpu_start, b.t_start = loadavg(), process_cpu(), time.monotonic()
-    t0 = time.time()
+    t0 = b.t0 = time.time()
     try:
         b.loopback()
         if a.agg:
@@ -697,6 +700,7 @@ def main():
         b.procs.stop_all()
         shutil.rmtree(b.tmp, ignore_errors=True)
     b.load_end, b.cpu_end, b.t_end = loadavg(), process_cpu(), time.monotonic()
+    b.t1 = time.time()
     text = b.report()
     print(text)
     print(f"(benchmark took {time.time() - t0:.0f} s)", file=sys.stderr)

@@ -1,8 +1,8 @@
 #!/usr/bin/python3
-"""System calls per proxied connection, counted by `strace -f -c` or `perf stat`.
+"""System calls (or instructions, or time) per proxied connection, binaries alternated.
 
-    python3 bench/syscalls.py [--proxy [NAME=]BIN ...] [--tool strace|perf] [--clients C]
-                              [--rounds N] [--time SEC] [--proxy-args ARGS]
+    python3 bench/syscalls.py [--proxy [NAME=]BIN ...] [--tool strace|perf|callgrind|time]
+                              [--clients C] [--rounds N] [--time SEC] [--proxy-args ARGS]
 
 For each proxy binary given (default: build/dispatch-proxy), starts it on loopback with
 one link (127.0.0.1), attaches the counter to it once it listens (start-up is not
@@ -17,6 +17,12 @@ that races the peer (trying to read right after a reply) succeeds under strace a
 without it. `--tool perf` counts the syscalls:sys_enter_* tracepoints instead, without
 slowing the proxy, so such races count as they happen.
 
+`--tool callgrind` runs the proxy under valgrind's callgrind, zeroes its counters once it
+listens and reads the user-space instructions (Ir, every thread) after the cycles: the
+proxy's own instructions per connection, kernel excluded, independent of load.
+`--tool time` attaches nothing: connections/s, p99 and /proc/loadavg of each round, the
+same rounds alternated, for a timed A/B next to the counts (noisy on a shared machine).
+
 Counts do not depend on machine load the way timings do, so this runs any time. Every
 process it starts is stopped by its PID; traffic stays on loopback.
 """
@@ -24,6 +30,7 @@ process it starts is stopped by its PID; traffic stays on loopback.
 import argparse
 import re
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -31,7 +38,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import REPO, STARTED, Procs  # noqa: E402 (bench/run.py, next to this file)
+from run import REPO, STARTED, Procs, loadavg, parse_result  # noqa: E402 (bench/run.py)
 
 ROW = re.compile(r"^\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(\d+\s+)?(\w+)\s*$")
 stop = Procs().stop
@@ -68,14 +75,27 @@ def parse_perf(text):
     return calls
 
 
+def callgrind_ir(pid):
+    """Instructions counted so far in every thread of a callgrind run (callgrind_control -e)."""
+    out = subprocess.run(["callgrind_control", "-e", "Ir", str(pid)], capture_output=True,
+                         text=True, timeout=60).stdout
+    return sum(int(m.group(1).replace(",", ""))
+               for m in re.finditer(r"^\s*Th \d+\s+([\d,]+)\s*$", out, re.M))
+
+
 def one_round(proxy, loadgen, target, args, tmp):
     log = tmp / "proxy.log"
+    prefix = []
+    if args.tool == "callgrind":
+        prefix = ["valgrind", "--tool=callgrind", f"--log-file={tmp / 'valgrind.log'}",
+                  f"--callgrind-out-file={tmp / 'callgrind.out'}"]
     with open(log, "w") as f:
-        p = subprocess.Popen([str(proxy), "-lport", "0", *args.proxy_args.split(), "127.0.0.1"],
+        p = subprocess.Popen([*prefix, str(proxy), "-lport", "0", *args.proxy_args.split(),
+                              "127.0.0.1"],
                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=f)
     st = None
     try:
-        deadline = time.time() + 10
+        deadline = time.time() + 30
         port = None
         while time.time() < deadline and port is None:
             m = STARTED.search(log.read_text(errors="replace"))
@@ -92,13 +112,18 @@ def one_round(proxy, loadgen, target, args, tmp):
             line = st.stderr.readline()
             if "attached" not in line:
                 raise RuntimeError(f"strace did not attach: {line}")
-        else:
+        elif args.tool == "callgrind":
+            time.sleep(0.5)
+            subprocess.run(["callgrind_control", "-z", str(p.pid)], capture_output=True,
+                           check=True, timeout=60)
+        elif args.tool == "perf":
             events = ",".join(f"syscalls:sys_enter_{n}" for n in PERF_SYSCALLS)
             st = subprocess.Popen(["perf", "stat", "-x,", "-o", str(out), "-e", events,
                                    "-e", "raw_syscalls:sys_enter", "-p", str(p.pid)],
                                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                   stderr=subprocess.DEVNULL)
         time.sleep(0.5)
+        load = loadavg()
         res = subprocess.run([str(loadgen), "rate", "-t", target, "-socks", f"127.0.0.1:{port}",
                               "-clients", str(args.clients), "-time", str(args.time)],
                              capture_output=True, text=True, timeout=120)
@@ -106,11 +131,18 @@ def one_round(proxy, loadgen, target, args, tmp):
         if not m or " ok=1" not in res.stdout:
             raise RuntimeError(f"loadgen failed: {res.stdout} {res.stderr}")
         cycles = int(m.group(1))
+        if args.tool == "time":
+            r = parse_result(res.stdout)
+            # Scaled by cycles so that the table's per-connection division gives them back.
+            return cycles, {"conn_per_s": r["conn_per_s"] * cycles,
+                            "p99_ms": r["p99_ms"] * cycles}, f"{load} -> {loadavg()}"
         time.sleep(0.2)
+        if args.tool == "callgrind":
+            return cycles, {"Ir": callgrind_ir(p.pid)}, load
         st.send_signal(signal.SIGINT)
         st.wait(10)
         text = out.read_text()
-        return cycles, parse_strace_c(text) if args.tool == "strace" else parse_perf(text)
+        return cycles, parse_strace_c(text) if args.tool == "strace" else parse_perf(text), load
     finally:
         if st is not None and st.poll() is None:
             st.kill()
@@ -124,7 +156,7 @@ def main():
                     help="a proxy binary (repeat to compare; label with NAME=PATH)")
     ap.add_argument("--loadgen", type=Path, default=REPO / "build" / "loadgen")
     ap.add_argument("--proxy-args", default="-threads 1")
-    ap.add_argument("--tool", choices=("strace", "perf"), default="strace")
+    ap.add_argument("--tool", choices=("strace", "perf", "callgrind", "time"), default="strace")
     ap.add_argument("--clients", type=int, default=1, help="loadgen rate clients")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--time", type=float, default=2, help="seconds of cycling per round")
@@ -146,15 +178,18 @@ def main():
         for rnd in range(a.rounds):
             order = proxies if rnd % 2 == 0 else list(reversed(proxies))
             for name, path in order:
-                cycles, calls = one_round(path, a.loadgen, target, a, tmp)
+                cycles, calls, load = one_round(path, a.loadgen, target, a, tmp)
                 results[name].append((cycles, calls))
-                total = sum(calls.values()) / cycles
-                print(f"round {rnd + 1} {name}: {cycles} connections, {total:.2f} syscalls each",
+                each = ", ".join(f"{k} {v / cycles:.2f}" for k, v in calls.items()) \
+                    if a.tool in ("time", "callgrind") else \
+                    f"{sum(calls.values()) / cycles:.2f} syscalls each"
+                print(f"round {rnd + 1} {name}: {cycles} connections, {each}; loadavg {load}",
                       file=sys.stderr)
     finally:
         stop(server)
     names = sorted({k for rs in results.values() for _, c in rs for k in c})
-    head = "| syscall | " + " | ".join(n for n, _ in proxies) + " |"
+    head = "| syscall | " if a.tool in ("strace", "perf") else "| figure | "
+    head += " | ".join(n for n, _ in proxies) + " |"
     lines = [head, "|---|" + "---:|" * len(proxies)]
 
     def per(name, key):
@@ -166,14 +201,20 @@ def main():
         for name, _ in proxies:
             vals = per(name, key)
             cells.append(" / ".join(f"{v:.2f}" for v in vals))
+            if a.tool == "time":  # timings scatter: the median is the figure to quote
+                cells[-1] += f" (median {statistics.median(vals):.2f})"
         if all(max(per(n, key)) < 0.005 for n, _ in proxies):
             continue
         lines.append(f"| {key} | " + " | ".join(cells) + " |")
-    cells = [" / ".join(f"{sum(c.values()) / n:.2f}" for n, c in results[name])
-             for name, _ in proxies]
-    lines.append("| **total** | " + " | ".join(cells) + " |")
-    tool = "strace -f -c" if a.tool == "strace" else "perf stat, syscalls:sys_enter_*"
-    print(f"System calls per connection ({tool}, loadgen rate, {a.clients} client(s), "
+    if a.tool in ("strace", "perf"):
+        cells = [" / ".join(f"{sum(c.values()) / n:.2f}" for n, c in results[name])
+                 for name, _ in proxies]
+        lines.append("| **total** | " + " | ".join(cells) + " |")
+    what = {"strace": "System calls per connection (strace -f -c",
+            "perf": "System calls per connection (perf stat, syscalls:sys_enter_*",
+            "callgrind": "User-space instructions per connection (callgrind Ir, all threads",
+            "time": "Timed, nothing attached (connections/s and p99 ms of each round"}[a.tool]
+    print(f"{what}, loadgen rate, {a.clients} client(s), "
           f"{a.time:g} s per round, proxy args '{a.proxy_args}'; each cell: round 1 / 2 / ...)")
     print()
     print("\n".join(lines))
