@@ -55,7 +55,6 @@ PORTABLE_DIRS := src/core src/proto src/net src/front src/admin
 # linked into the build tree, as for the musl build.
 ifeq ($(PORTABLE),1)
 BUILD    := build-portable
-CFLAGS   += -DDP_PORTABLE
 OS_DIRS  := src/os/posix src/os/portable
 OS_EXTRA := src/os/loop_poll.c
 else ifneq ($(WIN),)
@@ -248,6 +247,11 @@ lint:
 	@# .exe too) take sockets and addresses from os.h.
 	@if grep -nE '#[[:space:]]*include[[:space:]]*<(sys/socket|netinet/[a-z]+|arpa/inet|netdb|net/if|poll|sys/epoll)\.h>' \
 		$(PORTABLE_C_FILES) tests/unit/*.c; then echo "lint: include \"os.h\" instead (src/os/os.h)"; exit 1; fi
+	@# Code shared by several platforms (src/os/posix, the poll loop) asks the build's
+	@# capabilities (os_caps.h of the platform folder), never which OS it is.
+	@if grep -nE '#[[:space:]]*(el)?if.*(__linux__|_WIN32|__APPLE__|__FreeBSD__|DP_PORTABLE)' \
+		src/os/posix/*.[ch] src/os/*.[ch]; then \
+		echo "lint: OS test in shared seam code (use os_caps.h)"; exit 1; fi
 	@echo "lint: no platform code outside src/os"
 
 # Every C file of ours: the proxy, its unit tests, the fuzz harnesses, the benchmark and

@@ -84,7 +84,7 @@ os_fd_setup_or_close(int fd)
 os_sock
 os_socket(int family, int type, int protocol)
 {
-#if defined(SOCK_NONBLOCK) && defined(SOCK_CLOEXEC) && !defined(DP_PORTABLE)
+#if OS_HAVE_ACCEPT4
     int fd = socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol);
 
     if (fd != -1 || errno != EINVAL)
@@ -96,7 +96,7 @@ os_socket(int family, int type, int protocol)
 os_sock
 os_accept(os_sock listener, struct sockaddr *peer, socklen_t *len)
 {
-#if defined(SOCK_NONBLOCK) && defined(SOCK_CLOEXEC) && !defined(DP_PORTABLE)
+#if OS_HAVE_ACCEPT4
     return accept4(listener, peer, len, SOCK_NONBLOCK | SOCK_CLOEXEC);
 #else
     return os_fd_setup_or_close(accept(listener, peer, len));
@@ -230,9 +230,7 @@ os_set_listener_opts(os_sock s, int family, int reuseport)
          * SO_REUSEPORT, FreeBSD's SO_REUSEPORT_LB. macOS and the other BSDs accept
          * SO_REUSEPORT but hand every connection to one socket, so the loops share one
          * listener there instead (as the PORTABLE build does, to prove that path). */
-#if defined(SO_REUSEPORT_LB) && !defined(DP_PORTABLE)
-        return setsockopt(s, SOL_SOCKET, SO_REUSEPORT_LB, &one, sizeof(one));
-#elif defined(SO_REUSEPORT) && defined(__linux__) && !defined(DP_PORTABLE)
+#if OS_REUSEPORT_SPREADS
         return setsockopt(s, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
 #else
         errno = ENOPROTOOPT;
@@ -245,7 +243,7 @@ os_set_listener_opts(os_sock s, int family, int reuseport)
 int
 os_set_defer_accept(os_sock s, int seconds)
 {
-#if defined(TCP_DEFER_ACCEPT) && !defined(DP_PORTABLE)
+#if OS_HAVE_DEFER_ACCEPT
     return setsockopt(s, IPPROTO_TCP, TCP_DEFER_ACCEPT, &seconds, sizeof(seconds));
 #else
     (void)s, (void)seconds;
@@ -317,7 +315,7 @@ os_wakeup_open(struct os_wakeup *w)
 {
     int fds[2];
 
-#if defined(O_CLOEXEC) && !defined(DP_PORTABLE) && defined(__linux__)
+#if OS_HAVE_PIPE2
     if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) == -1)
         return -1;
 #else

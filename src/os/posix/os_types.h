@@ -13,12 +13,7 @@
 typedef int os_sock;
 #define OS_SOCK_INVALID (-1)
 
-/* The splice fast path: Linux only (and not in a PORTABLE build). */
-#if defined(__linux__) && !defined(DP_PORTABLE)
-#define OS_HAVE_SPLICE 1
-#else
-#define OS_HAVE_SPLICE 0
-#endif
+#include "os_caps.h" /* this build's extras: OS_HAVE_SPLICE and others */
 
 /* What to tell a user who started the proxy with administrative rights. */
 #define OS_PRIVILEGED_ADVICE "running as root; -user NAME drops privileges once listening"
