@@ -127,10 +127,9 @@ addr_len(const struct sockaddr *sa)
 static void
 unmap(union udp_addr *u)
 {
-    static const uint8_t prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
     struct sockaddr_in v4 = {.sin_family = AF_INET};
 
-    if (u->sa.sa_family != AF_INET6 || memcmp(&u->v6.sin6_addr, prefix, 12) != 0)
+    if (u->sa.sa_family != AF_INET6 || !dp_is_v4mapped(&u->v6.sin6_addr))
         return;
     v4.sin_port = u->v6.sin6_port;
     memcpy(&v4.sin_addr, (const uint8_t *)&u->v6.sin6_addr + 12, 4);

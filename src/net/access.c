@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common.h"
 #include "os.h"
 
 #define LINE_MAX_LEN 1024 /* an auth-file line */
@@ -59,7 +60,6 @@ prefix_match(const uint8_t *a, const uint8_t *b, unsigned prefix)
 int
 access_client_allowed(const struct access *a, const struct sockaddr *sa)
 {
-    static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
     uint8_t addr[16];
     int family;
 
@@ -75,7 +75,7 @@ access_client_allowed(const struct access *a, const struct sockaddr *sa)
         memcpy(&sin6, sa, sizeof(sin6));
         memcpy(addr, &sin6.sin6_addr, 16);
         family = AF_INET6;
-        if (memcmp(addr, v4mapped, sizeof(v4mapped)) == 0) {
+        if (dp_is_v4mapped(addr)) {
             memmove(addr, addr + 12, 4); /* a dual-stack socket's IPv4 client */
             family = AF_INET;
         }
@@ -92,7 +92,6 @@ access_client_allowed(const struct access *a, const struct sockaddr *sa)
 enum access_exposure
 access_exposure(const struct sockaddr *sa)
 {
-    static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
     static const uint8_t zero[16];
     uint8_t a[16];
 
@@ -109,7 +108,7 @@ access_exposure(const struct sockaddr *sa)
         return ACCESS_EVERYWHERE;
     if (memcmp(a, zero, 15) == 0 && a[15] == 1)
         return ACCESS_LOOPBACK;
-    if (memcmp(a, v4mapped, 12) == 0 && a[12] == 127)
+    if (dp_is_v4mapped(a) && a[12] == 127)
         return ACCESS_LOOPBACK;
     return ACCESS_ADDRESS;
 }
@@ -121,11 +120,10 @@ static unsigned n_self;
 static void
 self_normalise(const struct sockaddr *sa, struct sockaddr_storage *out)
 {
-    static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
     const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)(const void *)sa;
 
     memset(out, 0, sizeof(*out));
-    if (sa->sa_family == AF_INET6 && memcmp(&s6->sin6_addr, v4mapped, 12) == 0) {
+    if (sa->sa_family == AF_INET6 && dp_is_v4mapped(&s6->sin6_addr)) {
         struct sockaddr_in *s4 = (struct sockaddr_in *)out;
         s4->sin_family = AF_INET;
         s4->sin_port = s6->sin6_port;

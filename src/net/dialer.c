@@ -49,15 +49,13 @@ dialer_add_addr(struct dialer *d, const struct sockaddr *sa)
 int
 dialer_add_target(struct dialer *d, const struct target *t)
 {
-    static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-
     if (t->type == TARGET_IPV4) {
         struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(t->port)};
         memcpy(&sin.sin_addr, t->addr, 4);
         dialer_add_addr(d, (struct sockaddr *)&sin);
         return 1;
     }
-    if (t->type == TARGET_IPV6 && memcmp(t->addr, v4mapped, sizeof(v4mapped)) == 0) {
+    if (t->type == TARGET_IPV6 && dp_is_v4mapped(t->addr)) {
         /* ::ffff:a.b.c.d is an IPv4 destination: dialed over IPv4, by IPv4 links */
         struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(t->port)};
         memcpy(&sin.sin_addr, t->addr + 12, 4);

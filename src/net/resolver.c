@@ -9,6 +9,7 @@
 #include "common.h"
 #include "hosts.h"
 #include "loop.h"
+#include "sticky.h"
 
 #define HOSTS_ADDRS 4 /* addresses answered from the hosts file */
 
@@ -354,22 +355,8 @@ resolver_cancel(struct resolve_req *req)
 uint64_t
 resolver_client_key(const struct sockaddr *sa)
 {
-    const uint8_t *p;
-    size_t n;
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a over the address bytes */
-
-    if (sa == NULL)
+    /* The sticky policy's key of the client's address alone (never 0). */
+    if (sa == NULL || (sa->sa_family != AF_INET && sa->sa_family != AF_INET6))
         return 0;
-    if (sa->sa_family == AF_INET) {
-        p = (const uint8_t *)&((const struct sockaddr_in *)(const void *)sa)->sin_addr;
-        n = 4;
-    } else if (sa->sa_family == AF_INET6) {
-        p = (const uint8_t *)&((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
-        n = 16;
-    } else {
-        return 0;
-    }
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ p[i]) * 1099511628211ULL;
-    return h != 0 ? h : 1;
+    return sticky_key(sa, NULL, 0);
 }

@@ -10,6 +10,8 @@
 
 #include <string.h>
 
+#include "common.h"
+
 /* A request's fixed part before ATYP DST.ADDR DST.PORT: VER CMD RSV. */
 #define REQ_ADDR_OFF 3
 
@@ -176,13 +178,6 @@ socks5_write_auth_status(uint8_t *out, int ok)
     return 2;
 }
 
-static int
-is_v4_mapped(const uint8_t a[16])
-{
-    static const uint8_t prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-    return memcmp(a, prefix, sizeof(prefix)) == 0;
-}
-
 /* BND is what the client may use to learn our outgoing address, so a v4-mapped IPv6
  * address (a dual-stack socket that left over IPv4) is reported as the IPv4 it is.
  * Families other than AF_INET/AF_INET6 are reported like NULL: 0.0.0.0:0. */
@@ -203,7 +198,7 @@ socks5_write_addr(uint8_t *out, const struct sockaddr *sa)
         memcpy(&sin6, sa, sizeof(sin6));
         addr = (const uint8_t *)&sin6.sin6_addr;
         memcpy(port, &sin6.sin6_port, 2);
-        if (is_v4_mapped(addr))
+        if (dp_is_v4mapped(addr))
             addr += 12;
         else
             alen = 16;
