@@ -78,6 +78,23 @@ def socks5_connect(proxy, host, port, timeout=10):
     return sock, read_reply(sock)
 
 
+def socks5_rep(proxy, host, port, timeout=15):
+    """Greeting + CONNECT, then close: the reply's REP."""
+    sock, reply = socks5_connect(proxy, host, port, timeout)
+    sock.close()
+    return reply.rep
+
+
+def held_request(proxy, host, port=9, source=None):
+    """Greeting + CONNECT to host, its answer not awaited (a lookup that stays pending):
+    the open socket, after the method reply. source: the client's address."""
+    s = socket.create_connection(proxy, timeout=10,
+                                 source_address=(source, 0) if source else None)
+    s.sendall(GREETING + request(host, port))
+    assert recv_exact(s, 2) == b"\x05\x00"
+    return s
+
+
 def bound_device(host, port, peer, prefix=()):
     """The device an established TCP socket from host:port to peer (host, port) is bound
     to (SO_BINDTODEVICE), as `ss` reports it, or None when it is not bound to one. The

@@ -6,7 +6,6 @@ truncation, NXDOMAIN, localhost); in the namespace lab (root) it sits in FAR, re
 through both ISPs, and pins which link each query leaves by.
 """
 
-import socket
 import subprocess
 import sys
 import time
@@ -14,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from client import REP_HOST_UNREACH, REP_OK, curl, request, socks5_connect, try_curl
+from client import REP_HOST_UNREACH, REP_OK, curl, held_request, socks5_rep, try_curl
 from conftest import HERE, FarServer, need_root
 from lab import FAR_V4, WAN, Lab, netns
 
@@ -46,12 +45,6 @@ class DnsServer:
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait()
-
-
-def socks5_rep(proxy_addr, host, port):
-    sock, reply = socks5_connect(proxy_addr, host, port, timeout=15)
-    sock.close()
-    return reply.rep
 
 
 def http_status(proxy_port, url, prefix=()):
@@ -248,6 +241,16 @@ def test_default_on_linux_is_getaddrinfo_and_says_why(start_proxy, args, said):
                for line in proxy.lines), proxy.log()
 
 
+def hold_slow_lookups(proxy, server, far, n):
+    """n SOCKS5 requests for names the server never answers, kept open until the server
+    has seen each name asked: the open sockets."""
+    socks = [held_request(proxy.addr, f"slow.{i}.test", far.ports[0]) for i in range(n)]
+    deadline = time.monotonic() + 10
+    while len({q[2] for q in server.queries()}) < n and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return socks
+
+
 def test_lookups_of_clients_that_left_free_their_slots(loop_dns, start_proxy):
     """128 lookups (DNS_MAX_LOOKUPS) wait for a server that never answers: the next name is
     refused with REP 1. Their clients leave: the slots come back and a name resolves again
@@ -255,16 +258,7 @@ def test_lookups_of_clients_that_left_free_their_slots(loop_dns, start_proxy):
     freed)."""
     server, far = loop_dns
     proxy = start_proxy("-threads", 1, "-dns", f"127.0.0.1:{server.ports[0]}", "127.0.0.1")
-    socks = []
-    for i in range(128):
-        s = socket.create_connection(proxy.addr, timeout=10)
-        s.sendall(b"\x05\x01\x00" + request(f"slow.{i}.test", far.ports[0]))
-        socks.append(s)
-    for s in socks:
-        assert s.recv(2) == b"\x05\x00"
-    deadline = time.monotonic() + 10
-    while len({q[2] for q in server.queries()}) < 128 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    socks = hold_slow_lookups(proxy, server, far, 128)
     assert socks5_rep(proxy.addr, "far.test", far.ports[0]) == 1  # full: refused at once
     for s in socks:
         s.close()  # while the lookups still wait
@@ -279,17 +273,8 @@ def test_lookups_of_clients_that_left_free_their_slots(loop_dns, start_proxy):
 def test_lookups_in_flight_are_bounded(loop_dns, start_proxy):
     server, far = loop_dns
     proxy = start_proxy("-threads", 1, "-dns", f"127.0.0.1:{server.ports[0]}", "127.0.0.1")
-    socks = []
+    socks = hold_slow_lookups(proxy, server, far, 128)  # DNS_MAX_LOOKUPS
     try:
-        for i in range(128):  # DNS_MAX_LOOKUPS: each waits for a server that never answers
-            s = socket.create_connection(proxy.addr, timeout=10)
-            s.sendall(b"\x05\x01\x00" + request(f"slow.{i}.test", far.ports[0]))
-            socks.append(s)
-        for s in socks:
-            assert s.recv(2) == b"\x05\x00"
-        deadline = time.monotonic() + 10
-        while len({q[2] for q in server.queries()}) < 128 and time.monotonic() < deadline:
-            time.sleep(0.05)
         assert len({q[2] for q in server.queries()}) == 128
         # One more is refused at once with REP 1, not queued.
         assert socks5_rep(proxy.addr, "slow.extra.test", far.ports[0]) == 1

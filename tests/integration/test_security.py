@@ -23,7 +23,8 @@ import time
 
 import pytest
 
-from client import GREETING, read_reply, recv_all, recv_exact, request, socks5_connect
+from client import (GREETING, held_request, read_reply, recv_all, recv_exact, request,
+                    socks5_rep)
 from conftest import need_root
 from test_protocols import Origin, Reader
 
@@ -254,12 +255,6 @@ def test_cannot_listen_exits_1_and_leaks_nothing(dp_bin):
 # --- 5. the proxy never connects to itself ----------------------------------------------
 
 NOT_ALLOWED = 2
-
-
-def socks5_rep(addr, host, port):
-    sock, reply = socks5_connect(addr, host, port)
-    sock.close()
-    return reply.rep
 
 
 def fd_count(proxy):
@@ -769,15 +764,6 @@ def far_echo():
     srv.listen(64)
     yield srv.getsockname()[1]
     srv.close()
-
-
-def held_request(addr, host, port=9, source=None):
-    """Greeting + CONNECT to host whose answer is not awaited: the open socket."""
-    s = socket.create_connection(addr, timeout=10,
-                                 source_address=(source, 0) if source else None)
-    s.sendall(GREETING + request(host, port))
-    assert recv_exact(s, 2) == b"\x05\x00"
-    return s
 
 
 def test_a_burst_of_abandoned_lookups_stalls_nobody(start_proxy, blackhole, far_echo):
