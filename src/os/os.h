@@ -166,10 +166,12 @@ struct os_route {
 int os_default_routes(struct os_route *out, int max);
 
 /* The DNS servers the system assigns to interface ifindex (Windows: the adapter's;
- * elsewhere: none per interface, 0). Returns how many, or -1. */
+ * Linux: systemd-resolved's for that link; elsewhere: none per interface, 0). Returns
+ * how many, or -1. */
 int os_iface_dns_servers(unsigned ifindex, struct sockaddr_storage *out, int max);
-/* The system's resolvers as a whole (resolv.conf nameservers; Windows: every adapter's).
- * Returns how many, or -1. */
+/* The system's resolvers as a whole (resolv.conf nameservers, or when it names only
+ * systemd-resolved's stub 127.0.0.53/54, the servers resolved forwards to; Windows: every
+ * adapter's). Returns how many, or -1. */
 int os_dns_servers(struct sockaddr_storage *out, int max);
 
 /* The search list and ndots as the system's resolver applies them (resolv.conf "search"

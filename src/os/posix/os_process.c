@@ -186,17 +186,11 @@ os_hosts_path(void)
     return "/etc/hosts";
 }
 
-int
-os_iface_dns_servers(unsigned ifindex, struct sockaddr_storage *out, int max)
+/* The nameserver lines of a resolv.conf. Returns how many, or -1. */
+static int
+nameservers(const char *path, struct sockaddr_storage *out, int max)
 {
-    (void)ifindex, (void)out, (void)max;
-    return 0; /* resolv.conf has no per-interface servers */
-}
-
-int
-os_dns_servers(struct sockaddr_storage *out, int max)
-{
-    FILE *f = fopen("/etc/resolv.conf", "r");
+    FILE *f = fopen(path, "r");
     char line[512], addr[128];
     int n = 0;
 
@@ -226,6 +220,32 @@ os_dns_servers(struct sockaddr_storage *out, int max)
         }
     }
     fclose(f);
+    return n;
+}
+
+/* 127.0.0.53 and .54: systemd-resolved's stubs, which a socket pinned to a link cannot
+ * reach. */
+static int
+is_resolved_stub(const struct sockaddr_storage *ss)
+{
+    const struct sockaddr_in *s4 = (const struct sockaddr_in *)ss;
+    uint32_t a = ntohl(s4->sin_addr.s_addr);
+
+    return ss->ss_family == AF_INET && (a == 0x7f000035u || a == 0x7f000036u);
+}
+
+int
+os_dns_servers(struct sockaddr_storage *out, int max)
+{
+    int n = nameservers("/etc/resolv.conf", out, max), stubs = 0, up;
+
+    for (int i = 0; i < n; i++)
+        stubs += is_resolved_stub(&out[i]);
+    /* Only resolved's stub: ask what it forwards to (resolved keeps that list here). */
+    if (n > 0 && stubs == n && (up = nameservers("/run/systemd/resolve/resolv.conf", out, max)) > 0)
+        return up;
+    if (n > 0 && stubs == n)
+        nameservers("/etc/resolv.conf", out, max); /* put the stub back */
     return n;
 }
 
