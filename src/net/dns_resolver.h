@@ -26,16 +26,17 @@
  *
  * Servers per link: the link's own from -dns LINK=ADDR, else -dns ADDR,..., else what
  * the system assigns to the link's interface (os_iface_dns_servers), else the system's
- * (resolv.conf). A loopback server (a local stub such as systemd-resolved's 127.0.0.53)
- * cannot be reached through a link: it is asked unpinned, and the stub chooses the way
- * out (said once in the log).
+ * (resolv.conf; when it names only systemd-resolved's stub, the servers resolved
+ * forwards to). Any other loopback server (a local stub such as dnsmasq) cannot be
+ * reached through a link: it is asked unpinned, and the stub chooses the way out (said
+ * once in the log).
  *
  * The default (-dns auto): this resolver when the system names each link's own servers
- * (os_iface_dns_servers: Windows adapters), else getaddrinfo (-dns system). On Linux
- * resolv.conf names servers for the host as a whole, often a router only one link can
- * reach, or the 127.0.0.53 stub, which cannot be pinned at all: asking it through every
- * link would cost a 1 s race on the other links and drag connections to the router's
- * link. So there the user says which servers each link may ask (-dns ADDR, LINK=ADDR). */
+ * (os_iface_dns_servers: Windows adapters, systemd-resolved's per-link servers), else
+ * getaddrinfo (-dns system). Without them resolv.conf names servers for the host as a
+ * whole, often a router only one link can reach: asking it through every link would
+ * cost a 1 s race on the other links and drag connections to the router's link. So
+ * there the user says which servers each link may ask (-dns ADDR, LINK=ADDR). */
 #ifndef DP_DNS_RESOLVER_H
 #define DP_DNS_RESOLVER_H
 

@@ -6,6 +6,7 @@ truncation, NXDOMAIN, localhost); in the namespace lab (root) it sits in FAR, re
 through both ISPs, and pins which link each query leaves by.
 """
 
+import json
 import subprocess
 import sys
 import time
@@ -229,6 +230,139 @@ def test_lab_nxdomain_is_rep_4_and_a_cache_hit_sends_nothing(dns_lab, lab_proxy)
     with netns(lab.host):
         assert socks5_rep(proxy.addr, "missing.test", 80) == REP_HOST_UNREACH
     assert len(server.queries()) == before
+
+
+# --- -dns auto on Linux: systemd-resolved's per-link servers ---------------------------------
+
+def ifindex(lab, name):
+    out = subprocess.run(["ip", "-n", lab.host, "-j", "link", "show", name], capture_output=True,
+                         text=True, check=True).stdout
+    return json.loads(out)[0]["ifindex"]
+
+
+@pytest.fixture(scope="module")
+def resolved_lab(dns_lab, tmp_path_factory):
+    """Two DNS servers in FAR (one per link, ports 5301 and 5302) and a /run for the proxy
+    where systemd-resolved's state gives wan1 the first and wan2 the second, in the form
+    resolved writes (/run/systemd/resolve/netif/<ifindex>)."""
+    lab, _ = dns_lab
+    root = tmp_path_factory.mktemp("resolved")
+    run = root / "run"
+    netif = run / "systemd" / "resolve" / "netif"
+    netif.mkdir(parents=True)
+    servers = []
+    try:
+        for n in (1, 2):
+            servers.append(DnsServer(root / f"wan{n}.log", [f"{FAR_V4}:530{n}"],
+                                     [f"{name}={FAR_V4}" for name in NAMES],
+                                     prefix=lab.exec_prefix(lab.far)))
+            (netif / str(ifindex(lab, f"wan{n}"))).write_text(
+                "# This is private data. Do not parse.\nLLMNR=yes\nMDNS=no\n"
+                f"SERVERS={FAR_V4}:530{n}\nDOMAINS=lab.test\n")
+        (run / "systemd" / "resolve" / "resolv.conf").write_text(f"nameserver {FAR_V4}\n")
+        stub = root / "resolv.conf"
+        stub.write_text("nameserver 127.0.0.53\noptions edns0 trust-ad\n")
+        yield lab, servers, run, stub
+    finally:
+        for s in servers:
+            s.stop()
+
+
+def in_host(lab, run, stub, own_pid_ns=True):
+    """argv prefix: the proxy in HOST with `run` mounted on /run and `stub` on
+    /etc/resolv.conf (a private mount namespace, gone with the proxy). own_pid_ns: the
+    proxy is PID 1 of a PID namespace of its own, so it shares PID 1's network namespace
+    as on a machine where resolved runs; without it, PID 1 is this machine's init, in
+    another network namespace."""
+    mounts = 'mount --bind "$0" /run && mount --bind "$1" /etc/resolv.conf && shift || exit 1\n'
+    if not own_pid_ns:  # and HOST is named in /run/netns, as "ip netns add" does
+        named = ('mkdir -p /run/netns && : > /run/netns/lab && '
+                 'mount --bind /proc/self/ns/net /run/netns/lab || exit 1\n')
+        return [*lab.exec_prefix(lab.host), "unshare", "--mount", "sh", "-c",
+                mounts + named + 'exec "$@"', str(run), str(stub)]
+    # In the new PID namespace the shell's first child is PID 1 (so the shell forks nothing
+    # before it): it mounts that namespace's /proc and becomes the proxy. The shell stays
+    # outside, passing SIGTERM on (unshare --fork would ignore it) and exiting with the
+    # proxy's status.
+    inner = """sh -c 'mount -t proc proc /proc && exec "$@"' sh "$@" &
+child=$!
+trap 'kill -TERM $child' TERM
+while :; do
+    wait $child; status=$?
+    kill -0 $child 2>/dev/null || exit $status
+done
+"""
+    return [*lab.exec_prefix(lab.host), "unshare", "--mount", "sh", "-c",
+            mounts + 'inner=$1; shift; exec unshare --pid sh -c "$inner" sh "$@"',
+            str(run), str(stub), inner]
+
+
+def test_lab_auto_asks_each_links_own_servers_from_systemd_resolved(resolved_lab, start_proxy):
+    """No -dns: resolved names a server for each link, so per-link DNS is on; each name is
+    asked of its link's own server, from that link's address, and connects by that link."""
+    lab, servers, run, stub = resolved_lab
+    for s in servers:
+        s.logfile.write_text("")
+    proxy = start_proxy("-vv", "wan1", "wan2", prefix=in_host(lab, run, stub))
+    for n in (1, 2):
+        assert any(f"DNS: link wan{n} asks {FAR_V4}:530{n} (the system's" in line
+                   for line in proxy.lines), proxy.log()
+    assert any("DNS: per-link resolver" in line for line in proxy.lines), proxy.log()
+    seen = {n: host_fetch(lab, proxy, f"http://{n}/") for n in NAMES[:6]}
+    assert set(seen.values()) == {W1_V4, W2_V4}, (seen, proxy.log())
+    for k, w in ((0, W1_V4), (1, W2_V4)):
+        queries = servers[k].queries()
+        assert {q[1] for q in queries} == {w}, queries
+        assert {q[2] for q in queries} == {n for n in seen if seen[n] == w}, (seen, queries)
+
+
+def test_lab_auto_with_resolved_survives_a_dark_primary(resolved_lab, start_proxy):
+    """ISP1 drops everything: wan1's server never answers, wan2's is asked (the race) and
+    the connection leaves by wan2."""
+    lab, servers, run, stub = resolved_lab
+    for s in servers:
+        s.logfile.write_text("")
+    proxy = start_proxy("-vv", "-connect-timeout", 3, "wan1", "wan2",
+                        prefix=in_host(lab, run, stub))
+    with lab.isp_dark(1):
+        seen = [host_fetch(lab, proxy, f"http://{n}/") for n in NAMES[6:10]]
+    assert seen == [W2_V4] * 4, proxy.log()
+    assert {q[1] for q in servers[1].queries()} == {W2_V4}
+    assert servers[0].queries() == []  # nothing from wan1 got through ISP1
+
+
+def test_lab_stub_resolv_conf_means_the_servers_resolved_forwards_to(resolved_lab, dns_lab,
+                                                                     start_proxy):
+    """resolv.conf names only resolved's stub 127.0.0.53, which a socket pinned to a link
+    cannot reach: links without servers of their own ask what resolved forwards to
+    (/run/systemd/resolve/resolv.conf), through the link."""
+    lab, _, run, stub = resolved_lab
+    _, server = dns_lab
+    server.logfile.write_text("")
+    # No per-link state for this run: only the stub's upstream list.
+    bare = run.parent / "run-stub-only"
+    (bare / "systemd" / "resolve").mkdir(parents=True, exist_ok=True)
+    (bare / "systemd" / "resolve" / "resolv.conf").write_text(f"nameserver {FAR_V4}\n")
+    proxy = start_proxy("-vv", "-dns", f"wan1={FAR_V4}:5301", "wan1", "wan2",
+                        prefix=in_host(lab, bare, stub))
+    assert any(f"DNS: the system's servers: {FAR_V4}" in line for line in proxy.lines), \
+        proxy.log()
+    assert not any("local stub" in line for line in proxy.lines), proxy.log()
+    seen = {n: host_fetch(lab, proxy, f"http://{n}/") for n in NAMES[:4]}
+    by_wan2 = {n for n in seen if seen[n] == W2_V4}
+    assert by_wan2, seen
+    assert {q[2] for q in server.queries()} == by_wan2, server.queries()
+    assert {q[1] for q in server.queries()} == {W2_V4}
+
+
+def test_lab_resolved_state_of_another_network_namespace_is_ignored(resolved_lab, start_proxy):
+    """The proxy in a namespace "ip netns add" named, which PID 1 (and so resolved) is
+    not in: the ifindexes in resolved's files name other interfaces, so they are not
+    believed (-dns auto stays on getaddrinfo)."""
+    lab, _, run, stub = resolved_lab
+    proxy = start_proxy("wan1", "wan2", prefix=in_host(lab, run, stub, own_pid_ns=False))
+    assert any("DNS: the system resolver (getaddrinfo)" in line and "-dns auto" in line
+               for line in proxy.lines), proxy.log()
 
 
 @pytest.mark.parametrize("args, said", [
