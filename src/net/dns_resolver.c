@@ -245,6 +245,8 @@ dns_settings_init(struct dns_settings *s, const struct dns_server_spec *items, u
             goto too_many;
         s->per_link[l][s->n_per_link[l]++] = it->addr;
     }
+    /* The first read of the per-interface servers may be slow (os.h): here, not on a loop. */
+    (void)os_iface_dns_servers(0, s->system, 0);
     k = os_dns_servers(s->system, DNS_SERVERS_MAX);
     s->n_system = k > 0 ? (unsigned)k : 0;
     k = os_dns_search(s->search, DNS_SEARCH_MAX, &s->ndots);

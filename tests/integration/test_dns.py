@@ -7,6 +7,7 @@ through both ISPs, and pins which link each query leaves by.
 """
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from client import REP_HOST_UNREACH, REP_OK, curl, held_request, socks5_rep, try_curl
-from conftest import HERE, FarServer, need_root
+from conftest import HERE, REPO, FarServer, need_root
 from lab import FAR_V4, WAN, Lab, netns
 
 W1_V4, W2_V4 = WAN[1]["v4"], WAN[2]["v4"]
@@ -297,6 +298,17 @@ done
             str(run), str(stub), inner]
 
 
+def assert_each_name_asked_of_its_links_server(lab, proxy, servers):
+    """Six names fetched 1:1 over wan1 and wan2: each was asked only of its connection's
+    link's server (servers[0] for wan1, servers[1] for wan2), from that link's address."""
+    seen = {n: host_fetch(lab, proxy, f"http://{n}/") for n in NAMES[:6]}
+    assert set(seen.values()) == {W1_V4, W2_V4}, (seen, proxy.log())
+    for k, w in ((0, W1_V4), (1, W2_V4)):
+        queries = servers[k].queries()
+        assert {q[1] for q in queries} == {w}, queries
+        assert {q[2] for q in queries} == {n for n in seen if seen[n] == w}, (seen, queries)
+
+
 def test_lab_auto_asks_each_links_own_servers_from_systemd_resolved(resolved_lab, start_proxy):
     """No -dns: resolved names a server for each link, so per-link DNS is on; each name is
     asked of its link's own server, from that link's address, and connects by that link."""
@@ -308,12 +320,7 @@ def test_lab_auto_asks_each_links_own_servers_from_systemd_resolved(resolved_lab
         assert any(f"DNS: link wan{n} asks {FAR_V4}:530{n} (the system's" in line
                    for line in proxy.lines), proxy.log()
     assert any("DNS: per-link resolver" in line for line in proxy.lines), proxy.log()
-    seen = {n: host_fetch(lab, proxy, f"http://{n}/") for n in NAMES[:6]}
-    assert set(seen.values()) == {W1_V4, W2_V4}, (seen, proxy.log())
-    for k, w in ((0, W1_V4), (1, W2_V4)):
-        queries = servers[k].queries()
-        assert {q[1] for q in queries} == {w}, queries
-        assert {q[2] for q in queries} == {n for n in seen if seen[n] == w}, (seen, queries)
+    assert_each_name_asked_of_its_links_server(lab, proxy, servers)
 
 
 def test_lab_auto_with_resolved_survives_a_dark_primary(resolved_lab, start_proxy):
@@ -363,6 +370,91 @@ def test_lab_resolved_state_of_another_network_namespace_is_ignored(resolved_lab
     proxy = start_proxy("wan1", "wan2", prefix=in_host(lab, run, stub, own_pid_ns=False))
     assert any("DNS: the system resolver (getaddrinfo)" in line and "-dns auto" in line
                for line in proxy.lines), proxy.log()
+
+
+# --- -dns auto in the portable build (macOS): each interface's scoped resolver -------------
+
+SCUTIL_DNS = """DNS configuration
+
+resolver #1
+  search domain[0] : lab.test
+  nameserver[0] : 10.99.99.99
+  if_index : {i1} (wan1)
+  flags    : Request A records
+  reach    : 0x00000002 (Reachable)
+
+resolver #2
+  domain   : local
+  options  : mdns
+  timeout  : 5
+  flags    : Request A records
+  reach    : 0x00000000 (Not Reachable)
+  order    : 300000
+
+DNS configuration (for scoped queries)
+
+resolver #1
+  search domain[0] : lab.test
+  nameserver[0] : {far}
+  port     : 5301
+  if_index : {i1} (wan1)
+  flags    : Scoped, Request A records
+  reach    : 0x00000002 (Reachable)
+
+resolver #2
+  nameserver[0] : {far}
+  port     : 5302
+  if_index : {i2} (wan2)
+  flags    : Scoped, Request A records
+  reach    : 0x00000002 (Reachable)
+"""
+
+
+@pytest.fixture
+def scoped_routes(resolved_lab):
+    """Source routing in HOST (a socket bound to wanN's address leaves by wanN), which is
+    what macOS's scoped routing gives the portable build; removed after the test."""
+    lab, *_ = resolved_lab
+    made = []
+    try:
+        for n in (1, 2):
+            w = WAN[n]
+            lab.ip(lab.host, f"rule add from {w['v4']} lookup {300 + n} pref {300 + n}")
+            made.append(f"rule del from {w['v4']} lookup {300 + n} pref {300 + n}")
+            lab.ip(lab.host, f"route add default via {w['gw4']} dev wan{n} table {300 + n}")
+            made.append(f"route flush table {300 + n}")
+        yield
+    finally:
+        for command in reversed(made):
+            lab.ip(lab.host, command)
+
+
+def test_lab_portable_build_asks_each_links_scoped_resolver_from_scutil(
+        resolved_lab, scoped_routes, start_proxy, tmp_path):
+    """The portable build (macOS's) with no -dns: `scutil --dns` (a stand-in printing what
+    macOS prints) names one scoped resolver per interface, so per-link DNS is on and each
+    name is asked of its link's resolver from that link's address. The general section's
+    server (10.99.99.99) is the host's, never asked."""
+    lab, servers, _, _ = resolved_lab
+    res = subprocess.run(["make", "-C", str(REPO), "PORTABLE=1", "build-portable/dispatch-proxy"],
+                         capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, f"portable build failed:\n{res.stdout}\n{res.stderr}"
+    out = tmp_path / "scutil-dns.txt"
+    out.write_text(SCUTIL_DNS.format(far=FAR_V4, i1=ifindex(lab, "wan1"),
+                                     i2=ifindex(lab, "wan2")))
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "scutil").write_text(f'#!/bin/sh\n[ "$1" = --dns ] && exec cat {out}\nexit 64\n')
+    (fake / "scutil").chmod(0o755)
+    for s in servers:
+        s.logfile.write_text("")
+    proxy = start_proxy("-vv", "wan1", "wan2", binary=str(REPO / "build-portable" / "dispatch-proxy"),
+                        prefix=[*lab.exec_prefix(lab.host), "env",
+                                f"PATH={fake}:{os.environ['PATH']}"])
+    for n in (1, 2):
+        assert any(f"DNS: link wan{n} asks {FAR_V4}:530{n} (the system's" in line
+                   for line in proxy.lines), proxy.log()
+    assert_each_name_asked_of_its_links_server(lab, proxy, servers)
 
 
 @pytest.mark.parametrize("args, said", [
