@@ -10,12 +10,13 @@
  *   spec does not depend on the password: another password of the same shape (written
  *   as is) redacts to the same line. (Counting the password in the output is not enough:
  *   the user name plus the ":***" mask may spell it, as in "u0X:X:*@host".)
- * - on 0: ratio 1..1000; an interface name is NUL-terminated, 1..OS_IFNAME_MAX-1 bytes of
- *   [A-Za-z0-9._:-]; and the canonical spelling (inet_ntop or the name, then @ratio)
- *   parses back to the same link. */
+ * - on 0: ratio 1..1000; a "/dns=" value gives 1..4 servers and no LINK=; an interface name is
+ * NUL-terminated, 1..OS_IFNAME_MAX-1 bytes of [A-Za-z0-9._:-]; and the canonical spelling
+ * (inet_ntop or the name, then @ratio) parses back to the same link. */
 #include <arpa/inet.h>
 #include <string.h>
 
+#include "dns_resolver.h"
 #include "fuzz.h"
 #include "link.h"
 
@@ -55,6 +56,17 @@ check_spec(const struct link_spec *s)
     size_t len;
 
     FUZZ_CHECK(s->ratio >= 1 && s->ratio <= 1000);
+    /* "/dns=": 1..DNS_SERVERS_MAX servers the resolver takes, for this link only. */
+    FUZZ_CHECK(fuzz_terminated(s->dns, sizeof(s->dns)));
+    if (s->dns[0] != '\0') {
+        struct dns_server_spec items[DNS_SERVERS_MAX];
+        char why[200];
+        int k = dns_parse_servers(s->dns, items, DNS_SERVERS_MAX, why, sizeof(why));
+
+        FUZZ_CHECK(s->kind != LINK_PROXY && k >= 1 && k <= DNS_SERVERS_MAX);
+        for (int i = 0; i < k; i++)
+            FUZZ_CHECK(items[i].link[0] == '\0');
+    }
     switch (s->kind) {
     case LINK_ADDR4:
         FUZZ_CHECK(inet_ntop(AF_INET, &s->addr4, text, sizeof(text)) != NULL);

@@ -182,10 +182,17 @@ reload(void)
             if (strcmp(app.links[k].label, app.links[n].label) == 0)
                 break;
         if (k < n) {
+            if (strcmp(app.links[k].spec.dns, nc->links[i].dns) != 0)
+                log_warn("SIGHUP: link %s: /dns= changed: that takes a restart (kept as it was)",
+                         app.links[k].label);
             link_destroy(&app.links[n]);
             ratio[k] = nc->links[i].ratio;
             continue;
         }
+        if (nc->links[i].dns[0] != '\0')
+            log_warn("SIGHUP: new link %s: its /dns= takes a restart (until then it asks "
+                     "what links without /dns= ask)",
+                     app.links[n].label);
         app.links[n].index = n;
         app.links[n].fail_threshold = old->fail_threshold;
         app.links[n].trials = !app.health.probing;
@@ -470,10 +477,29 @@ links_have_own_dns(void)
 static int
 setup_dns(struct config *cfg)
 {
-    struct dns_server_spec items[DNS_SPEC_MAX];
+    struct dns_server_spec items[DNS_SPEC_MAX + LINK_MAX * DNS_SERVERS_MAX];
     char err[300];
     int n = dns_parse_servers(cfg->dns, items, DNS_SPEC_MAX, err, sizeof(err));
 
+    /* Each link's own "/dns=" servers, as if given as -dns LINK=ADDR. */
+    for (unsigned i = 0; n >= 0 && i < app.n_links; i++) {
+        const struct link *l = &app.links[i];
+        int k;
+
+        if (l->spec.dns[0] == '\0')
+            continue;
+        if (strcmp(cfg->dns, "system") == 0) {
+            fprintf(stderr,
+                    "dispatch-proxy: link %s has /dns= servers but -dns system asks the "
+                    "system resolver for every name\n",
+                    l->label);
+            return -1;
+        }
+        k = dns_parse_servers(l->spec.dns, &items[n], DNS_SERVERS_MAX, err, sizeof(err));
+        for (int j = 0; j < k; j++)
+            snprintf(items[n + j].link, sizeof(items[n + j].link), "%s", l->label);
+        n = k < 0 ? k : n + k;
+    }
     if (n == 0 && (strcmp(cfg->dns, "system") == 0 || !links_have_own_dns())) {
         log_info("DNS: the system resolver (getaddrinfo), whatever the link (-dns %s%s)", cfg->dns,
                  strcmp(cfg->dns, "auto") == 0

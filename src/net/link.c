@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dns_resolver.h"
 #include "errmap.h"
 #include "iface.h"
 #include "link_url.h"
@@ -123,11 +124,44 @@ bad_bracket:
     return -1;
 }
 
+/* A local link's options, from the '/' on: only "/dns=ADDR[,ADDR...]", each ADDR an IP,
+ * IPv4:PORT or [IPv6]:PORT (as -dns takes them, without LINK=), at most
+ * DNS_SERVERS_MAX. 0, or -1 with a one-line reason in err. */
+static int
+link_parse_dns_option(const char *opt, struct link_spec *out, char *err, size_t errlen)
+{
+    struct dns_server_spec items[DNS_SERVERS_MAX];
+    const char *v;
+    size_t len;
+    char q[80], why[200];
+
+    if (strncmp(opt, "/dns=", 5) != 0) {
+        log_escape(q, sizeof(q), opt, strlen(opt));
+        snprintf(err, errlen, "unknown link option \"%s\" (LINK[@RATIO][/dns=ADDR[,ADDR]])", q);
+        return -1;
+    }
+    v = opt + 5;
+    len = strlen(v);
+    log_escape(q, sizeof(q), v, len);
+    if (len == 0 || len >= sizeof(out->dns) || strchr(v, '=') != NULL || strcmp(v, "system") == 0 ||
+        strcmp(v, "auto") == 0 ||
+        dns_parse_servers(v, items, DNS_SERVERS_MAX, why, sizeof(why)) <= 0) {
+        snprintf(err, errlen,
+                 "/dns=%s: give this link's name servers, 1 to %d of IP, IPv4:PORT or "
+                 "[IPv6]:PORT, comma-separated",
+                 q, DNS_SERVERS_MAX);
+        return -1;
+    }
+    memcpy(out->dns, v, len + 1);
+    return 0;
+}
+
 int
 link_parse_spec(const char *spec, struct link_spec *out, char *err, size_t errlen)
 {
-    const char *at;
-    size_t link_len;
+    const char *at, *slash;
+    char head[2 * OS_IFNAME_MAX + 16];
+    size_t link_len, head_len;
 
     memset(out, 0, sizeof(*out));
     out->ratio = 1;
@@ -137,10 +171,24 @@ link_parse_spec(const char *spec, struct link_spec *out, char *err, size_t errle
     }
     if (strstr(spec, "://") != NULL)
         return link_parse_url(spec, out, err, errlen);
+    /* No link name or address holds a '/': one starts the options. */
+    if ((slash = strchr(spec, '/')) != NULL) {
+        if (link_parse_dns_option(slash, out, err, errlen) == -1)
+            return -1;
+        head_len = (size_t)(slash - spec);
+    } else {
+        head_len = strlen(spec);
+    }
+    if (head_len >= sizeof(head)) {
+        snprintf(err, errlen, "link is longer than %zu characters", sizeof(head) - 1);
+        return -1;
+    }
+    memcpy(head, spec, head_len);
+    head[head_len] = '\0';
     /* Neither an IPv6 literal nor an interface name contains '@', so the last '@' (if any)
      * starts the ratio and an earlier one makes LINK invalid. */
-    at = strrchr(spec, '@');
-    link_len = at != NULL ? (size_t)(at - spec) : strlen(spec);
+    at = strrchr(head, '@');
+    link_len = at != NULL ? (size_t)(at - head) : head_len;
     if (at != NULL && link_parse_ratio(at + 1, &out->ratio) == -1) {
         char q[48];
 
@@ -148,7 +196,7 @@ link_parse_spec(const char *spec, struct link_spec *out, char *err, size_t errle
         snprintf(err, errlen, "ratio \"%s\" must be an integer from 1 to %lu", q, LINK_RATIO_MAX);
         return -1;
     }
-    return link_parse_link(spec, link_len, out, err, errlen);
+    return link_parse_link(head, link_len, out, err, errlen);
 }
 
 static void

@@ -39,6 +39,7 @@ enum link_scheme {
 #define LINK_HOST_MAX 256 /* upstream host name, NUL included */
 #define LINK_CRED_MAX 256 /* user or password (255 bytes, RFC 1929), NUL included */
 #define LINK_PATH_MAX 256
+#define LINK_DNS_MAX 256 /* "/dns=" value: up to 4 servers (DNS_SERVERS_MAX) */
 
 /* An upstream proxy link's far end. Credentials never appear in logs or messages. */
 struct link_upstream {
@@ -69,10 +70,14 @@ struct link_spec {
      * local link it is reached through. */
     enum link_kind via_kind;
     struct link_upstream up;
+    /* A local link's "/dns=ADDR[,ADDR...]": its own name servers as written ("" none),
+     * each an IP, IPv4:PORT or [IPv6]:PORT (checked here, used by -dns's resolver). */
+    char dns[LINK_DNS_MAX];
 };
 
-/* Parses "LINK[@RATIO]" (LINK: IPv4, IPv6 bare or in brackets, or an interface name;
- * RATIO 1..1000, default 1), or a proxy link (link_url.c):
+/* Parses "LINK[@RATIO][/dns=ADDR[,ADDR...]]" (LINK: IPv4, IPv6 bare or in brackets, or
+ * an interface name; RATIO 1..1000, default 1; ADDR the link's own name servers, at most
+ * 4), or a proxy link (link_url.c):
  *   SCHEME://[USER[:PASS]@]HOST:PORT[@RATIO][/via=LINK][/auth-file=PATH]
  * SCHEME socks5, socks5h, socks4a or http; USER and PASS percent-decoded, 255 bytes at
  * most. Returns 0, or -1 with a one-line reason in err (e.g. `ratio "0" must be an

@@ -372,6 +372,40 @@ def test_lab_resolved_state_of_another_network_namespace_is_ignored(resolved_lab
                for line in proxy.lines), proxy.log()
 
 
+def test_lab_link_syntax_dns_gives_each_link_its_own_servers(resolved_lab, start_proxy):
+    """LINK/dns=ADDR: each link asks the servers written after it (no -dns, no system
+    per-link servers: HOST's own namespace, PID 1 elsewhere)."""
+    lab, servers, _, _ = resolved_lab
+    for s in servers:
+        s.logfile.write_text("")
+    proxy = start_proxy("-vv", f"wan1/dns={FAR_V4}:5301", f"wan2@1/dns={FAR_V4}:5302",
+                        prefix=lab.exec_prefix(lab.host))
+    for n in (1, 2):
+        assert any(f"DNS: link wan{n} asks {FAR_V4}:530{n}" in line for line in proxy.lines), \
+            proxy.log()
+    assert_each_name_asked_of_its_links_server(lab, proxy, servers)
+
+
+@pytest.mark.parametrize("link, said", [
+    ("127.0.0.1/dns=nope", "bad link \"127.0.0.1/dns=nope\": /dns=nope: give this link's name "
+                           "servers"),
+    ("127.0.0.1/dns=1.1.1.1,2.2.2.2,3.3.3.3,4.4.4.4,5.5.5.5", "1 to 4 of IP"),
+    ("127.0.0.1/mtu=1400", "unknown link option \"/mtu=1400\""),
+])
+def test_bad_link_dns_option_is_refused_with_one_line(dp_bin, link, said):
+    res = subprocess.run([dp_bin, "-lhost", "127.0.0.1", "-lport", "0", link],
+                         capture_output=True, text=True, timeout=10)
+    lines = res.stderr.strip().splitlines()
+    assert res.returncode == 2 and len(lines) == 1 and said in lines[0], res.stderr
+
+
+def test_link_dns_option_with_dns_system_is_refused(dp_bin):
+    res = subprocess.run([dp_bin, "-lhost", "127.0.0.1", "-lport", "0", "-dns", "system",
+                          "127.0.0.1/dns=127.0.0.1"], capture_output=True, text=True, timeout=10)
+    assert res.returncode == 2
+    assert "link 127.0.0.1 has /dns= servers but -dns system" in res.stderr, res.stderr
+
+
 # --- -dns auto in the portable build (macOS): each interface's scoped resolver -------------
 
 SCUTIL_DNS = """DNS configuration

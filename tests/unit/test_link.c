@@ -176,7 +176,7 @@ TEST(parse_rejects_bad_interface_names)
         ASSERT(strncmp(err, "interface name \"aaaa", 20) == 0);
         ASSERT(strstr(err, want) != NULL);
     }
-    PARSE_ERR("eth/0", "\"eth/0\" is not an IP address or interface name");
+    PARSE_ERR("eth/0", "unknown link option \"/0\" (LINK[@RATIO][/dns=ADDR[,ADDR]])");
     PARSE_ERR(" eth0", "\" eth0\" is not an IP address or interface name");
     PARSE_ERR("Wi-Fi 2 @3", "\"Wi-Fi 2 \" is not an IP address or interface name");
     PARSE_ERR("Wi-Fi\n2", "\"Wi-Fi\\x0a2\" is not an IP address or interface name");
@@ -493,11 +493,56 @@ TEST(default_route_ifaces_never_lists_loopback)
     ASSERT_EQ(iface_default_route_ifaces(names, 0), 0);
 }
 
+TEST(parse_dns_option_gives_the_links_own_servers)
+{
+    struct link_spec spec;
+
+    PARSE_OK("wan1@3/dns=10.0.0.53,[2001:db8::53]:5353", &spec);
+    ASSERT_EQ(spec.kind, LINK_IFACE);
+    ASSERT_STR_EQ(spec.name, "wan1");
+    ASSERT_EQ(spec.ratio, 3);
+    ASSERT_STR_EQ(spec.dns, "10.0.0.53,[2001:db8::53]:5353");
+    PARSE_OK("192.168.1.2/dns=192.168.1.1:53", &spec);
+    ASSERT_EQ(spec.kind, LINK_ADDR4);
+    ASSERT_EQ(spec.ratio, 1);
+    ASSERT_STR_EQ(spec.dns, "192.168.1.1:53");
+    PARSE_OK("[fe80::1]@2/dns=fe80::53", &spec);
+    ASSERT_EQ(spec.kind, LINK_ADDR6);
+    ASSERT_EQ(spec.ratio, 2);
+    ASSERT_STR_EQ(spec.dns, "fe80::53");
+    PARSE_OK("Wi-Fi 2@3/dns=10.0.0.1", &spec); /* a friendly name with a space */
+    ASSERT_STR_EQ(spec.name, "Wi-Fi 2");
+    PARSE_OK("eth0", &spec);
+    ASSERT_STR_EQ(spec.dns, "");
+}
+
+/* A bad "/dns=" value: the message quotes it and says what is expected. */
+#define DNS_ERR(spec, value)                                                                       \
+    PARSE_ERR((spec), "/dns=" value ": give this link's name servers, 1 to 4 of IP, IPv4:PORT "    \
+                      "or [IPv6]:PORT, comma-separated")
+
+TEST(parse_dns_option_errors_name_the_problem)
+{
+    DNS_ERR("wan1/dns=", "");
+    DNS_ERR("wan1/dns=nope", "nope");
+    DNS_ERR("wan1/dns=wan2=10.0.0.1", "wan2=10.0.0.1"); /* no LINK= here: the link is this one */
+    DNS_ERR("wan1/dns=system", "system");
+    DNS_ERR("wan1/dns=10.0.0.1,,10.0.0.2", "10.0.0.1,,10.0.0.2");
+    DNS_ERR("wan1/dns=1.1.1.1,1.1.1.2,1.1.1.3,1.1.1.4,1.1.1.5",
+            "1.1.1.1,1.1.1.2,1.1.1.3,1.1.1.4,1.1.1.5"); /* 5 > 4 */
+    DNS_ERR("wan1/dns=10.0.0.1@3", "10.0.0.1@3");       /* the ratio comes before */
+    DNS_ERR("wan1/dns=10.0.0.1/dns=10.0.0.2", "10.0.0.1/dns=10.0.0.2");
+    PARSE_ERR("wan1/via=eth0",
+              "unknown link option \"/via=eth0\" (LINK[@RATIO][/dns=ADDR[,ADDR]])");
+}
+
 int
 main(void)
 {
     log_threshold = LOG_ERROR; /* link transitions log */
     RUN(parse_ipv4_without_ratio_defaults_to_1);
+    RUN(parse_dns_option_gives_the_links_own_servers);
+    RUN(parse_dns_option_errors_name_the_problem);
     RUN(parse_ipv4_with_ratio);
     RUN(parse_ipv6_bare);
     RUN(parse_ipv6_bare_with_ratio);
