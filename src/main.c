@@ -424,20 +424,6 @@ start_status_page(const struct config *cfg)
     return 0;
 }
 
-/* The DNS servers the system assigns to a local link's interface (Windows: the
- * adapter's; Linux: systemd-resolved's for the link). Returns how many (0: none known). */
-static int
-link_iface_dns(struct link *l, struct sockaddr_storage *ss)
-{
-    struct link_src src;
-    int n;
-
-    if ((link_source(l, AF_INET, &src) == 0 || link_source(l, AF_INET6, &src) == 0) &&
-        src.ifindex != 0 && (n = os_iface_dns_servers(src.ifindex, ss, DNS_SERVERS_MAX)) > 0)
-        return n;
-    return 0;
-}
-
 /* -dns auto: 1 when the system names its own DNS servers for every local link (then
  * per-link DNS can ask each link's servers through it), and the log says which. */
 static int
@@ -449,19 +435,19 @@ links_have_own_dns(void)
     for (unsigned i = 0; i < app.n_links; i++)
         if (app.links[i].spec.kind != LINK_PROXY) {
             local++;
-            known += link_iface_dns(&app.links[i], ss) > 0;
+            known += link_sys_dns(&app.links[i], ss, DNS_SERVERS_MAX) > 0;
         }
     if (local == 0 || known < local)
         return 0;
     for (unsigned i = 0; i < app.n_links; i++) {
         char list[256] = "", a[80];
         size_t used = 0;
-        int n;
+        unsigned n;
 
         if (app.links[i].spec.kind == LINK_PROXY)
             continue;
-        n = link_iface_dns(&app.links[i], ss);
-        for (int k = 0; k < n && used + 1 < sizeof(list); k++) {
+        n = link_sys_dns(&app.links[i], ss, DNS_SERVERS_MAX);
+        for (unsigned k = 0; k < n && used + 1 < sizeof(list); k++) {
             log_sockaddr(a, sizeof(a), (const struct sockaddr *)&ss[k]);
             used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%s", k ? "," : "", a);
         }

@@ -245,8 +245,6 @@ dns_settings_init(struct dns_settings *s, const struct dns_server_spec *items, u
             goto too_many;
         s->per_link[l][s->n_per_link[l]++] = it->addr;
     }
-    /* The first read of the per-interface servers may be slow (os.h): here, not on a loop. */
-    (void)os_iface_dns_servers(0, s->system, 0);
     k = os_dns_servers(s->system, DNS_SERVERS_MAX);
     s->n_system = k > 0 ? (unsigned)k : 0;
     k = os_dns_search(s->search, DNS_SEARCH_MAX, &s->ndots);
@@ -866,8 +864,7 @@ static unsigned
 servers_for(struct dns_resolver *r, int link, struct sockaddr_storage *out)
 {
     const struct dns_settings *s = r->s;
-    struct link_src src;
-    int n;
+    unsigned n;
 
     if (s->n_per_link[link] > 0) {
         memcpy(out, s->per_link[link], s->n_per_link[link] * sizeof(out[0]));
@@ -877,10 +874,8 @@ servers_for(struct dns_resolver *r, int link, struct sockaddr_storage *out)
         memcpy(out, s->global, s->n_global * sizeof(out[0]));
         return s->n_global;
     }
-    if ((link_source(&r->links[link], AF_INET, &src) == 0 ||
-         link_source(&r->links[link], AF_INET6, &src) == 0) &&
-        src.ifindex != 0 && (n = os_iface_dns_servers(src.ifindex, out, DNS_SERVERS_MAX)) > 0)
-        return (unsigned)n;
+    if ((n = link_sys_dns(&r->links[link], out, DNS_SERVERS_MAX)) > 0)
+        return n;
     memcpy(out, s->system, s->n_system * sizeof(out[0]));
     return s->n_system;
 }

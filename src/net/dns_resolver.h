@@ -50,8 +50,8 @@
 struct hosts;
 struct dns_cache;
 
-#define DNS_SERVERS_MAX 4 /* servers per link, and given globally */
-#define DNS_SEARCH_MAX 6  /* search domains (glibc's old limit) */
+#define DNS_SERVERS_MAX LINK_DNS_SERVERS_MAX /* servers per link, and given globally */
+#define DNS_SEARCH_MAX 6                     /* search domains (glibc's old limit) */
 #define DNS_CANDIDATES_MAX (DNS_SEARCH_MAX + 1)
 #define DNS_SPEC_MAX 16    /* items in a -dns value */
 #define DNS_TRY_MS 1000    /* one server's time to answer before the next is asked */

@@ -449,6 +449,40 @@ link_usable_for(struct link *l, int family)
     return has4 || has6 ? 0 : -1;
 }
 
+/* The system's DNS servers for the link's interface, read again with the interfaces (on
+ * loop 0 or before the loops start: os_iface_dns_servers may be slow, see os.h). */
+static void
+link_read_sys_dns(struct link *l)
+{
+    struct sockaddr_storage ss[LINK_DNS_SERVERS_MAX];
+    unsigned ifindex;
+    int n = 0;
+
+    if (link_local_kind(l) == LINK_PROXY)
+        return;
+    pthread_mutex_lock(&l->mu);
+    ifindex = l->ifindex;
+    pthread_mutex_unlock(&l->mu);
+    if (ifindex != 0)
+        n = os_iface_dns_servers(ifindex, ss, LINK_DNS_SERVERS_MAX);
+    pthread_mutex_lock(&l->mu);
+    l->n_sys_dns = n > 0 ? (unsigned)n : 0;
+    memcpy(l->sys_dns, ss, l->n_sys_dns * sizeof(ss[0]));
+    pthread_mutex_unlock(&l->mu);
+}
+
+unsigned
+link_sys_dns(struct link *l, struct sockaddr_storage *out, unsigned max)
+{
+    unsigned n;
+
+    pthread_mutex_lock(&l->mu);
+    n = l->n_sys_dns < max ? l->n_sys_dns : max;
+    memcpy(out, l->sys_dns, n * sizeof(out[0]));
+    pthread_mutex_unlock(&l->mu);
+    return n;
+}
+
 int
 link_refresh(struct link *l, int family, uint64_t now_ms)
 {
@@ -462,6 +496,7 @@ link_refresh(struct link *l, int family, uint64_t now_ms)
     link_view_of(l, &list, &v);
     os_ifaddrs_free(&list);
     link_apply_view(l, &v, now_ms);
+    link_read_sys_dns(l);
     return link_usable_for(l, family);
 }
 
@@ -481,6 +516,8 @@ link_refresh_all(struct link *links, unsigned n, uint64_t now_ms)
         link_apply_view(&links[i], &v, now_ms);
     }
     os_ifaddrs_free(&list);
+    for (unsigned i = 0; i < n; i++)
+        link_read_sys_dns(&links[i]);
     return 0;
 }
 
@@ -551,6 +588,7 @@ link_init(struct link *l, const struct link_spec *spec, char *err, size_t errlen
         clock_gettime(CLOCK_MONOTONIC, &ts); /* the loops' clock (loop_clock_ms) */
         link_apply_view(l, &v, (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u);
     }
+    link_read_sys_dns(l);
     return 0;
 }
 

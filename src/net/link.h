@@ -39,7 +39,8 @@ enum link_scheme {
 #define LINK_HOST_MAX 256 /* upstream host name, NUL included */
 #define LINK_CRED_MAX 256 /* user or password (255 bytes, RFC 1929), NUL included */
 #define LINK_PATH_MAX 256
-#define LINK_DNS_MAX 256 /* "/dns=" value: up to 4 servers (DNS_SERVERS_MAX) */
+#define LINK_DNS_MAX 256       /* "/dns=" value: up to LINK_DNS_SERVERS_MAX servers */
+#define LINK_DNS_SERVERS_MAX 4 /* name servers per link (DNS_SERVERS_MAX) */
 
 /* An upstream proxy link's far end. Credentials never appear in logs or messages. */
 struct link_upstream {
@@ -133,6 +134,10 @@ struct link {
     struct sockaddr_in6 src6;
     int reason;        /* errno / DP_ERR_* of the last failure, or why it is absent */
     uint64_t since_ms; /* monotonic time of the last state change */
+    /* The DNS servers the system assigns to the link's interface (os_iface_dns_servers),
+     * read with the interfaces: at link_init and each refresh, never per lookup. */
+    struct sockaddr_storage sys_dns[LINK_DNS_SERVERS_MAX];
+    unsigned n_sys_dns;
 
     /* Families served now (read by the balancer without the lock). Interface links lose a
      * family when its address goes; address links always serve their one family. */
@@ -195,6 +200,11 @@ int link_refresh_requested(void);
  * for an attempt that cannot start: EADDRNOTAVAIL (no address of that family now),
  * ENETDOWN/ENODEV (interface down or gone). */
 int link_source(struct link *l, int family, struct link_src *out);
+
+/* The DNS servers the system assigns to the link's interface as last read (Windows: the
+ * adapter's; Linux: systemd-resolved's; macOS: the scoped resolver's): up to max copied
+ * to out. Returns how many (0: none known, or a proxy link). */
+unsigned link_sys_dns(struct link *l, struct sockaddr_storage *out, unsigned max);
 
 /* Health transitions (thread-safe). Each logs a state change: "[WARN] link wan2 down:
  * network unreachable", "[INFO] link wan2 up again".

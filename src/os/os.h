@@ -167,8 +167,9 @@ int os_default_routes(struct os_route *out, int max);
 
 /* The DNS servers the system assigns to interface ifindex (Windows: the adapter's;
  * Linux: systemd-resolved's for that link; macOS: the interface's scoped resolver, from
- * `scutil --dns`; elsewhere: none per interface, 0). Returns how many, or -1. The first
- * call may be slow (macOS runs scutil then): dns_settings_init makes it at start-up. */
+ * `scutil --dns`; elsewhere: none per interface, 0). Returns how many, or -1. May be slow
+ * (Windows reads every adapter; macOS runs scutil at the first call): the links read it
+ * with the interfaces, at start-up and on loop 0's refreshes, never per lookup. */
 int os_iface_dns_servers(unsigned ifindex, struct sockaddr_storage *out, int max);
 /* The system's resolvers as a whole (resolv.conf nameservers, or when it names only
  * systemd-resolved's stub 127.0.0.53/54, the servers resolved forwards to; Windows: every

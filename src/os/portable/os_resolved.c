@@ -1,8 +1,8 @@
 /* Per-link DNS servers (portable POSIX build: macOS, the BSDs): the scoped resolvers
  * macOS keeps for each interface, as `scutil --dns` prints them (parsed by
- * src/proto/scutil.c). The output is read once, at the first call (dns_settings_init
- * makes it at start-up, off the event loop): a link whose DNS changes later keeps the
- * servers it had at start until a restart. Where there is no scutil (the BSDs) the
+ * src/proto/scutil.c). The output is read once, at the first call (link_init makes it
+ * at start-up, before the loops run): a link whose DNS changes later keeps the servers it
+ * had at start until a restart. Where there is no scutil (the BSDs) the
  * output is empty, and no link has servers of its own: resolv.conf names the host's. */
 #include "os.h"
 
