@@ -2,7 +2,8 @@
  * file (src/proto/resolved.c) and macOS's `scutil --dns` (src/proto/scutil.c).
  *
  * Byte 0 is the interface index asked of scutil's text (0..255); the rest is the text.
- * Invariants: each returns 0..max; every server is IPv4 or IPv6 with a port; a smaller
+ * Invariants: each returns 0..max (the state files: or -1 for a DNS-over-TLS-only link,
+ * whatever max); no server on port 853; every server is IPv4 or IPv6 with a port; a smaller
  * max gives the first entries of the larger answer; a link-local IPv6 scutil server is
  * scoped to the interface asked. Both parse a copy that ends where its allocation ends. */
 #include <netinet/in.h>
@@ -44,10 +45,22 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_CHECK(text != NULL);
     memcpy(text, data + 1, len);
 
-    n = resolved_parse_servers(text, len, a, MAX);
-    check(a, n);
-    m = resolved_parse_servers(text, len, b, 2);
-    FUZZ_CHECK(m == (n < 2 ? n : 2) && memcmp(a, b, (size_t)m * sizeof(a[0])) == 0);
+    for (int k = 0; k < 2; k++) {
+        const char *key = k ? "DNS=" : "SERVERS=";
+
+        n = resolved_parse_servers(text, len, key, a, MAX);
+        if (n == -1) /* DNS-over-TLS only: the same for any max */
+            FUZZ_CHECK(resolved_parse_servers(text, len, key, b, 2) == -1);
+        if (n == -1)
+            continue;
+        check(a, n);
+        for (int i = 0; i < n; i++) /* never the DNS-over-TLS port */
+            FUZZ_CHECK(ntohs(a[i].ss_family == AF_INET
+                                 ? ((struct sockaddr_in *)&a[i])->sin_port
+                                 : ((struct sockaddr_in6 *)&a[i])->sin6_port) != 853);
+        m = resolved_parse_servers(text, len, key, b, 2);
+        FUZZ_CHECK(m == (n < 2 ? n : 2) && memcmp(a, b, (size_t)m * sizeof(a[0])) == 0);
+    }
 
     n = scutil_scoped_servers(text, len, ifindex, a, MAX);
     check(a, n);

@@ -473,14 +473,7 @@ setup_dns(struct config *cfg)
         int k;
 
         if (l->spec.dns[0] == '\0')
-            continue;
-        if (strcmp(cfg->dns, "system") == 0) {
-            fprintf(stderr,
-                    "dispatch-proxy: link %s has /dns= servers but -dns system asks the "
-                    "system resolver for every name\n",
-                    l->label);
-            return -1;
-        }
+            continue; /* (cli_parse refuses /dns= with -dns system) */
         k = dns_parse_servers(l->spec.dns, &items[n], DNS_SERVERS_MAX, err, sizeof(err));
         for (int j = 0; j < k; j++)
             snprintf(items[n + j].link, sizeof(items[n + j].link), "%s", l->label);

@@ -53,6 +53,14 @@ parse_links(struct config *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "-tunnel needs at least one HOST:PORT[@RATIO]");
         return CLI_ERROR;
     }
+    for (unsigned i = 0; i < cfg->n_links; i++)
+        if (cfg->links[i].dns[0] != '\0' && strcmp(cfg->dns, "system") == 0) {
+            snprintf(err, errlen,
+                     "link %u has /dns= servers but -dns system asks the system resolver for "
+                     "every name",
+                     i + 1);
+            return CLI_ERROR;
+        }
     return CLI_RUN;
 }
 

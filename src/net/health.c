@@ -197,8 +197,10 @@ ifwatch_cb(struct loop_io *io, unsigned events)
         h->nl_fd = OS_SOCK_INVALID;
         return;
     }
-    if (changed)
+    if (changed) {
         reread(h, loop_now(h->loop));
+        h->dns_follow_until_ms = loop_now(h->loop) + HEALTH_DNS_FOLLOW_MS;
+    }
 }
 
 /* ---- the tick ---- */
@@ -233,6 +235,8 @@ tick_cb(struct loop_timer *t)
 
     if (link_refresh_requested() || now - h->last_reread_ms >= every)
         reread(h, now);
+    else if (now < h->dns_follow_until_ms)
+        link_reread_sys_dns(h->links, h->n_links);
     if (h->adaptive)
         adaptive_tick(h, now);
     if (h->probing && h->probes_pending == 0 && now - h->last_probe_ms >= h->probe_interval_ms) {

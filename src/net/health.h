@@ -17,6 +17,7 @@
 #define HEALTH_TICK_MS 1000
 #define HEALTH_REREAD_MS 30000        /* safety-net re-read with netlink */
 #define HEALTH_REREAD_POLL_MS 2000    /* re-read without netlink */
+#define HEALTH_DNS_FOLLOW_MS 10000    /* DNS servers re-read each tick after a change */
 #define HEALTH_PROBE_INTERVAL_MS 5000 /* default for -probe-interval */
 
 struct balancer;
@@ -38,6 +39,7 @@ struct health {
     os_sock nl_fd; /* interface watch (netlink, ...) or OS_SOCK_INVALID: poll */
     struct loop_io nl_io;
     uint64_t last_reread_ms, last_probe_ms;
+    uint64_t dns_follow_until_ms; /* after an interface change: re-read DNS servers each tick */
     /* -probe */
     int probing;
     int probe_up;

@@ -463,12 +463,19 @@ link_read_sys_dns(struct link *l)
     pthread_mutex_lock(&l->mu);
     ifindex = l->ifindex;
     pthread_mutex_unlock(&l->mu);
-    if (ifindex != 0)
-        n = os_iface_dns_servers(ifindex, ss, LINK_DNS_SERVERS_MAX);
+    if (ifindex != 0 && (n = os_iface_dns_servers(ifindex, ss, LINK_DNS_SERVERS_MAX)) == -1)
+        return; /* could not read: keep what was known */
     pthread_mutex_lock(&l->mu);
     l->n_sys_dns = n > 0 ? (unsigned)n : 0;
     memcpy(l->sys_dns, ss, l->n_sys_dns * sizeof(ss[0]));
     pthread_mutex_unlock(&l->mu);
+}
+
+void
+link_reread_sys_dns(struct link *links, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++)
+        link_read_sys_dns(&links[i]);
 }
 
 unsigned
@@ -516,8 +523,7 @@ link_refresh_all(struct link *links, unsigned n, uint64_t now_ms)
         link_apply_view(&links[i], &v, now_ms);
     }
     os_ifaddrs_free(&list);
-    for (unsigned i = 0; i < n; i++)
-        link_read_sys_dns(&links[i]);
+    link_reread_sys_dns(links, n);
     return 0;
 }
 

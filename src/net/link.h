@@ -127,7 +127,7 @@ struct link {
     char label[OS_IFNAME_MAX]; /* what logs show: the address or interface name as given */
     unsigned index;            /* position in the links array (set by the caller) */
 
-    pthread_mutex_t mu;         /* guards the fields up to `reason` below, and health transitions */
+    pthread_mutex_t mu; /* guards the fields up to n_sys_dns below, and health transitions */
     char ifname[OS_IFNAME_MAX]; /* interface the link leaves by ("" if unknown) */
     unsigned ifindex;
     struct sockaddr_in src4;
@@ -135,7 +135,8 @@ struct link {
     int reason;        /* errno / DP_ERR_* of the last failure, or why it is absent */
     uint64_t since_ms; /* monotonic time of the last state change */
     /* The DNS servers the system assigns to the link's interface (os_iface_dns_servers),
-     * read with the interfaces: at link_init and each refresh, never per lookup. */
+     * read with the interfaces (link_init, link_refresh*, link_reread_sys_dns; on macOS
+     * the system's answer itself is read once), never per lookup. */
     struct sockaddr_storage sys_dns[LINK_DNS_SERVERS_MAX];
     unsigned n_sys_dns;
 
@@ -190,6 +191,12 @@ int link_refresh(struct link *l, int family, uint64_t now_ms);
 /* The same for every link from one snapshot of the host's interfaces. Returns 0, or -1
  * when the interfaces cannot be read (nothing changed then). */
 int link_refresh_all(struct link *links, unsigned n, uint64_t now_ms);
+
+/* Reads the system's DNS servers of every local link's interface again (link_sys_dns);
+ * a read that fails keeps what was known. May be slow (os_iface_dns_servers): loop 0
+ * calls it, on the refreshes and for a while after an interface changes, since the
+ * servers often arrive after the address (DHCP, then resolved). */
+void link_reread_sys_dns(struct link *links, unsigned n);
 
 /* Asks the link watcher to re-read the interfaces soon (a connection found an address
  * missing); and the watcher's check-and-clear. Thread-safe. */

@@ -1,4 +1,4 @@
-/* systemd-resolved's per-link SERVERS= line, parsed without I/O (see resolved.h). */
+/* systemd's per-link DNS state lines (SERVERS=, DNS=), parsed without I/O (see resolved.h). */
 #include "resolved.h"
 
 #include <stdint.h>
@@ -14,11 +14,11 @@ decimal(const char *s, unsigned long max)
     if (*s == '\0')
         return 0;
     for (; *s != '\0'; s++) {
-        if (*s < '0' || *s > '9')
+        unsigned long d = (unsigned long)(*s - '0');
+
+        if (*s < '0' || *s > '9' || v > (max - d) / 10) /* no wrap, whatever long's size */
             return 0;
-        v = v * 10 + (unsigned long)(*s - '0');
-        if (v > max)
-            return 0;
+        v = v * 10 + d;
     }
     return v;
 }
@@ -64,40 +64,77 @@ parse_entry(char *e, struct sockaddr_storage *out)
     return -1;
 }
 
-int
-resolved_parse_servers(const char *text, size_t len, struct sockaddr_storage *out, int max)
+/* Port 853 is DNS-over-TLS: nothing there answers DNS in clear. */
+static int
+on_port_853(const struct sockaddr_storage *ss)
 {
-    static const char key[] = "SERVERS=";
-    size_t i = 0;
-    int n = 0;
+    uint16_t port = ss->ss_family == AF_INET ? ((const struct sockaddr_in *)ss)->sin_port
+                                             : ((const struct sockaddr_in6 *)ss)->sin6_port;
+
+    return ntohs(port) == 853;
+}
+
+/* The line that starts with key: its value in [*v, *end). 1, or 0 when there is none. */
+static int
+find_line(const char *text, size_t len, const char *key, const char **v, const char **end)
+{
+    size_t klen = strlen(key), i = 0;
 
     while (i < len) {
-        size_t end = i;
+        size_t e = i;
 
-        while (end < len && text[end] != '\n')
-            end++;
-        if (end - i >= sizeof(key) - 1 && memcmp(text + i, key, sizeof(key) - 1) == 0) {
-            i += sizeof(key) - 1;
-            while (i < end && n < max) {
-                char entry[128];
-                size_t k = 0;
-
-                while (i < end && (text[i] == ' ' || text[i] == '\t' || text[i] == '\r'))
-                    i++;
-                while (i < end && text[i] != ' ' && text[i] != '\t' && text[i] != '\r') {
-                    if (k < sizeof(entry) - 1)
-                        entry[k] = text[i];
-                    k++, i++;
-                }
-                if (k == 0 || k >= sizeof(entry))
-                    continue; /* nothing left, or too long to be an address */
-                entry[k] = '\0';
-                if (parse_entry(entry, &out[n]) == 0)
-                    n++;
-            }
-            return n;
+        while (e < len && text[e] != '\n')
+            e++;
+        if (e - i >= klen && memcmp(text + i, key, klen) == 0) {
+            *v = text + i + klen;
+            *end = text + e;
+            return 1;
         }
-        i = end + 1;
+        i = e + 1;
+    }
+    return 0;
+}
+
+/* 1 when the line key says "yes" (trailing blanks allowed). */
+static int
+says_yes(const char *text, size_t len, const char *key)
+{
+    const char *v, *end;
+
+    if (!find_line(text, len, key, &v, &end))
+        return 0;
+    while (end > v && (end[-1] == '\r' || end[-1] == ' ' || end[-1] == '\t'))
+        end--;
+    return end - v == 3 && memcmp(v, "yes", 3) == 0;
+}
+
+int
+resolved_parse_servers(const char *text, size_t len, const char *key, struct sockaddr_storage *out,
+                       int max)
+{
+    const char *p, *end;
+    int n = 0;
+
+    if (says_yes(text, len, "DNSOVERTLS=") || says_yes(text, len, "DNS_OVER_TLS="))
+        return -1;
+    if (!find_line(text, len, key, &p, &end))
+        return 0;
+    while (p < end && n < max) {
+        char entry[128];
+        size_t k = 0;
+
+        while (p < end && (*p == ' ' || *p == '\t' || *p == '\r'))
+            p++;
+        while (p < end && *p != ' ' && *p != '\t' && *p != '\r') {
+            if (k < sizeof(entry) - 1)
+                entry[k] = *p;
+            k++, p++;
+        }
+        if (k == 0 || k >= sizeof(entry))
+            continue; /* nothing left, or too long to be an address */
+        entry[k] = '\0';
+        if (parse_entry(entry, &out[n]) == 0 && !on_port_853(&out[n]))
+            n++;
     }
     return n;
 }

@@ -24,9 +24,11 @@ decimal(const char *s, const char *end, unsigned long max)
     const char *p = s;
 
     for (; p < end && *p >= '0' && *p <= '9'; p++) {
-        v = v * 10 + (unsigned long)(*p - '0');
-        if (v > max)
+        unsigned long d = (unsigned long)(*p - '0');
+
+        if (v > (max - d) / 10) /* no wrap, whatever long's size */
             return 0;
+        v = v * 10 + d;
     }
     if (p == s || (p < end && *p != ' ' && *p != '('))
         return 0;

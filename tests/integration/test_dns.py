@@ -269,18 +269,20 @@ def resolved_lab(dns_lab, tmp_path_factory):
             s.stop()
 
 
-def in_host(lab, run, stub, own_pid_ns=True):
+def in_host(lab, run, stub, own_pid_ns=True, named=False):
     """argv prefix: the proxy in HOST with `run` mounted on /run and `stub` on
     /etc/resolv.conf (a private mount namespace, gone with the proxy). own_pid_ns: the
     proxy is PID 1 of a PID namespace of its own, so it shares PID 1's network namespace
     as on a machine where resolved runs; without it, PID 1 is this machine's init, in
-    another network namespace."""
+    another network namespace. named: HOST is also named in /run/netns/, as
+    "ip netns add" does."""
     mounts = 'mount --bind "$0" /run && mount --bind "$1" /etc/resolv.conf && shift || exit 1\n'
-    if not own_pid_ns:  # and HOST is named in /run/netns, as "ip netns add" does
-        named = ('mkdir -p /run/netns && : > /run/netns/lab && '
-                 'mount --bind /proc/self/ns/net /run/netns/lab || exit 1\n')
+    if named:
+        mounts += ('mkdir -p /run/netns && : > /run/netns/lab && '
+                   'mount --bind /proc/self/ns/net /run/netns/lab || exit 1\n')
+    if not own_pid_ns:
         return [*lab.exec_prefix(lab.host), "unshare", "--mount", "sh", "-c",
-                mounts + named + 'exec "$@"', str(run), str(stub)]
+                mounts + 'exec "$@"', str(run), str(stub)]
     # In the new PID namespace the shell's first child is PID 1 (so the shell forks nothing
     # before it): it mounts that namespace's /proc and becomes the proxy. The shell stays
     # outside, passing SIGTERM on (unshare --fork would ignore it) and exiting with the
@@ -310,12 +312,31 @@ def assert_each_name_asked_of_its_links_server(lab, proxy, servers):
         assert {q[2] for q in queries} == {n for n in seen if seen[n] == w}, (seen, queries)
 
 
-def test_lab_auto_asks_each_links_own_servers_from_systemd_resolved(resolved_lab, start_proxy):
-    """No -dns: resolved names a server for each link, so per-link DNS is on; each name is
-    asked of its link's own server, from that link's address, and connects by that link."""
+def networkd_run(lab, run):
+    """A /run where no resolved file exists and systemd-networkd's state names each link's
+    server (as for links networkd manages): /run/systemd/netif/links/<ifindex> DNS=."""
+    other = run.parent / "run-networkd"
+    links = other / "systemd" / "netif" / "links"
+    links.mkdir(parents=True, exist_ok=True)
+    for n in (1, 2):
+        (links / str(ifindex(lab, f"wan{n}"))).write_text(
+            "# This is private data. Do not parse.\nADMIN_STATE=configured\n"
+            f"OPER_STATE=routable\nNETWORK_FILE=/etc/systemd/network/wan{n}.network\n"
+            f"DNS={FAR_V4}:530{n}\nNTP=\nDNS_OVER_TLS=no\n")
+    return other
+
+
+@pytest.mark.parametrize("source", ["resolved", "networkd"])
+def test_lab_auto_asks_each_links_own_servers_from_systemd_resolved(resolved_lab, start_proxy,
+                                                                   source):
+    """No -dns: systemd names a server for each link (resolved's own file, or networkd's
+    for the links it manages), so per-link DNS is on; each name is asked of its link's own
+    server, from that link's address, and connects by that link."""
     lab, servers, run, stub = resolved_lab
     for s in servers:
         s.logfile.write_text("")
+    if source == "networkd":
+        run = networkd_run(lab, run)
     proxy = start_proxy("-vv", "wan1", "wan2", prefix=in_host(lab, run, stub))
     for n in (1, 2):
         assert any(f"DNS: link wan{n} asks {FAR_V4}:530{n} (the system's" in line
@@ -341,9 +362,9 @@ def test_lab_auto_with_resolved_survives_a_dark_primary(resolved_lab, start_prox
 
 def test_lab_resolved_servers_follow_a_change_of_the_links_interface(resolved_lab,
                                                                    start_proxy):
-    """resolved gives wan1 another server (as after a DHCP renewal): once the interface
-    changes (here an address added), new names through wan1 are asked of the new server,
-    without a restart."""
+    """wan1 gets a new address and, a second later, resolved gives it another server (as
+    after a DHCP renewal): new names through wan1 are then asked of the new server,
+    without a restart (the servers are re-read for a while after an interface change)."""
     lab, servers, run, stub = resolved_lab
     state = run / "systemd" / "resolve" / "netif" / str(ifindex(lab, "wan1"))
     before = state.read_text()
@@ -353,8 +374,10 @@ def test_lab_resolved_servers_follow_a_change_of_the_links_interface(resolved_la
     assert host_fetch(lab, proxy, f"http://{NAMES[0]}/") == W1_V4
     assert {q[2] for q in servers[0].queries()} == {NAMES[0]}  # A and AAAA
     try:
-        state.write_text(before.replace(f"{FAR_V4}:5301", f"{FAR_V4}:5302"))
+        # The address first, the servers a second later, as DHCP and then resolved do.
         lab.ip(lab.host, "addr add 10.201.1.9/32 dev wan1")
+        time.sleep(1.2)
+        state.write_text(before.replace(f"{FAR_V4}:5301", f"{FAR_V4}:5302"))
         asked = []
         deadline = time.monotonic() + 10
         for name in NAMES[1:]:  # new names until one is asked of the new server
@@ -396,11 +419,12 @@ def test_lab_stub_resolv_conf_means_the_servers_resolved_forwards_to(resolved_la
 
 
 def test_lab_resolved_state_of_another_network_namespace_is_ignored(resolved_lab, start_proxy):
-    """The proxy in a namespace "ip netns add" named, which PID 1 (and so resolved) is
-    not in: the ifindexes in resolved's files name other interfaces, so they are not
-    believed (-dns auto stays on getaddrinfo)."""
+    """The proxy in a namespace "ip netns add" named: resolved does not run there, and the
+    ifindexes in its files name other interfaces, so they are not believed (-dns auto
+    stays on getaddrinfo). The proxy shares PID 1's namespace here, so only the
+    /run/netns check (the one that needs no rights over PID 1) can tell."""
     lab, _, run, stub = resolved_lab
-    proxy = start_proxy("wan1", "wan2", prefix=in_host(lab, run, stub, own_pid_ns=False))
+    proxy = start_proxy("wan1", "wan2", prefix=in_host(lab, run, stub, named=True))
     assert any("DNS: the system resolver (getaddrinfo)" in line and "-dns auto" in line
                for line in proxy.lines), proxy.log()
 
@@ -436,7 +460,7 @@ def test_link_dns_option_with_dns_system_is_refused(dp_bin):
     res = subprocess.run([dp_bin, "-lhost", "127.0.0.1", "-lport", "0", "-dns", "system",
                           "127.0.0.1/dns=127.0.0.1"], capture_output=True, text=True, timeout=10)
     assert res.returncode == 2
-    assert "link 127.0.0.1 has /dns= servers but -dns system" in res.stderr, res.stderr
+    assert "link 1 has /dns= servers but -dns system" in res.stderr, res.stderr
 
 
 # --- -dns auto in the portable build (macOS): each interface's scoped resolver -------------

@@ -12,9 +12,9 @@
 #include "scutil.h"
 #include "unit.h"
 
-/* resolved's parser (ifindex < 0) or scutil's for ifindex, on a copy of text. */
+/* The state-file parser for key (ifindex < 0) or scutil's for ifindex, on a copy of text. */
 static int
-parse_as(const char *text, long ifindex, struct sockaddr_storage *out, int max)
+parse_as(const char *text, const char *key, long ifindex, struct sockaddr_storage *out, int max)
 {
     size_t len = strlen(text);
     char *copy = malloc(len ? len : 1);
@@ -23,7 +23,7 @@ parse_as(const char *text, long ifindex, struct sockaddr_storage *out, int max)
     if (copy == NULL)
         abort();
     memcpy(copy, text, len);
-    n = ifindex < 0 ? resolved_parse_servers(copy, len, out, max)
+    n = ifindex < 0 ? resolved_parse_servers(copy, len, key, out, max)
                     : scutil_scoped_servers(copy, len, (unsigned)ifindex, out, max);
     free(copy);
     return n;
@@ -32,13 +32,19 @@ parse_as(const char *text, long ifindex, struct sockaddr_storage *out, int max)
 static int
 parse_resolved(const char *text, struct sockaddr_storage *out, int max)
 {
-    return parse_as(text, -1, out, max);
+    return parse_as(text, "SERVERS=", -1, out, max);
+}
+
+static int
+parse_networkd(const char *text, struct sockaddr_storage *out, int max)
+{
+    return parse_as(text, "DNS=", -1, out, max);
 }
 
 static int
 parse_scutil(const char *text, unsigned ifindex, struct sockaddr_storage *out, int max)
 {
-    return parse_as(text, (long)ifindex, out, max);
+    return parse_as(text, NULL, (long)ifindex, out, max);
 }
 
 /* "addr port scope" of out[i], for one comparison per entry. */
@@ -75,14 +81,62 @@ TEST(servers_in_every_spelling_resolved_writes)
                              "9.9.9.9#dns.quad9.net [2001:db8::2]:853#dot.example 2001:db8::3\n"
                              "DOMAINS=lan\n",
                              s, 8),
-              7);
+              6);
     ASSERT_STR_EQ(show(&s[0]), "10.0.0.1 53");
     ASSERT_STR_EQ(show(&s[1]), "10.0.0.2 5353");
     ASSERT_STR_EQ(show(&s[2]), "fe80::1 53 %3");
     ASSERT_STR_EQ(show(&s[3]), "2001:db8::1 5353 %7");
-    ASSERT_STR_EQ(show(&s[4]), "9.9.9.9 53");
-    ASSERT_STR_EQ(show(&s[5]), "2001:db8::2 853 %0");
-    ASSERT_STR_EQ(show(&s[6]), "2001:db8::3 53 %0");
+    ASSERT_STR_EQ(show(&s[4]), "9.9.9.9 53"); /* "#name" alone: resolved may ask it in clear */
+    /* [2001:db8::2]:853 is left out: port 853 speaks only DNS-over-TLS. */
+    ASSERT_STR_EQ(show(&s[5]), "2001:db8::3 53 %0");
+}
+
+TEST(networkds_dns_line_for_the_links_it_manages)
+{
+    struct sockaddr_storage s[8];
+    static const char state[] = "# This is private data. Do not parse.\n"
+                                "ADMIN_STATE=configured\n"
+                                "OPER_STATE=routable\n"
+                                "NETWORK_FILE=/etc/systemd/network/10-wan.network\n"
+                                "DNS=192.168.1.1 fe80::1%2\n"
+                                "NTP=\n"
+                                "SERVERS=10.9.9.9\n";
+
+    ASSERT_EQ(parse_networkd(state, s, 8), 2); /* its key only */
+    ASSERT_STR_EQ(show(&s[0]), "192.168.1.1 53");
+    ASSERT_STR_EQ(show(&s[1]), "fe80::1 53 %2");
+    ASSERT_EQ(parse_networkd("NTP=10.0.0.1\nDNS=\n", s, 8), 0);
+    ASSERT_EQ(parse_networkd("MDNS=10.0.0.1\n", s, 8), 0); /* a key ending in DNS= is not it */
+}
+
+TEST(dns_over_tls_only_links_have_no_servers_to_ask_in_clear)
+{
+    struct sockaddr_storage s[8];
+
+    ASSERT_EQ(parse_resolved("DNSOVERTLS=yes\nSERVERS=10.0.0.1\n", s, 8), -1);
+    ASSERT_EQ(parse_networkd("DNS_OVER_TLS=yes\r\nDNS=10.0.0.1\n", s, 8), -1);
+    /* Opportunistic (or off) falls back to clear DNS: the servers stand. */
+    ASSERT_EQ(parse_resolved("DNSOVERTLS=opportunistic\nSERVERS=10.0.0.1\n", s, 8), 1);
+    ASSERT_EQ(parse_networkd("DNS_OVER_TLS=no\nDNS=10.0.0.1\n", s, 8), 1);
+    ASSERT_EQ(parse_resolved("DNSOVERTLS=yesterday\nSERVERS=10.0.0.1\n", s, 8), 1);
+}
+
+TEST(ports_and_scopes_never_wrap)
+{
+    struct sockaddr_storage s[4];
+
+    /* 2^32 + 10 and 2^64 + 53 must be refused, not taken as scope 10 or port 53, also where
+     * long has 32 bits (mingw, armhf). */
+    ASSERT_EQ(parse_resolved("SERVERS=fe80::1%4294967306 10.0.0.1:18446744073709551669\n", s, 4),
+              0);
+    ASSERT_EQ(parse_resolved("SERVERS=fe80::1%4294967295 10.0.0.1:65535\n", s, 4), 2);
+    ASSERT_STR_EQ(show(&s[0]), "fe80::1 53 %4294967295");
+    ASSERT_STR_EQ(show(&s[1]), "10.0.0.1 65535");
+    ASSERT_EQ(parse_scutil("DNS configuration (for scoped queries)\nresolver #1\n"
+                           "  nameserver[0] : 10.0.0.1\n  port : 4294967349\n"
+                           "  if_index : 4294967302 (en1)\n",
+                           6, s, 4),
+              0);
 }
 
 TEST(at_most_max_in_file_order)
@@ -220,8 +274,8 @@ TEST(crlf_no_final_newline_and_bad_lines)
     ASSERT_STR_EQ(show(&s[0]), "10.0.0.2 53"); /* a port out of range is none */
     /* An if_index that is not a number binds the block to no interface. */
     ASSERT_EQ(parse_scutil("DNS configuration (for scoped queries)\nresolver #1\n"
-                           "  nameserver[0] : 10.0.0.1\n  if_index : en1\n",
-                           0, s, 8),
+                           "  nameserver[0] : 10.0.0.1\n  if_index : 1x (en1)\n",
+                           1, s, 8),
               0);
 }
 
@@ -244,6 +298,9 @@ int
 main(void)
 {
     RUN(servers_in_every_spelling_resolved_writes);
+    RUN(networkds_dns_line_for_the_links_it_manages);
+    RUN(dns_over_tls_only_links_have_no_servers_to_ask_in_clear);
+    RUN(ports_and_scopes_never_wrap);
     RUN(at_most_max_in_file_order);
     RUN(no_servers_line_or_an_empty_one_is_none);
     RUN(last_line_without_newline_and_crlf);

@@ -1,11 +1,13 @@
-/* Per-link DNS servers (Linux): systemd-resolved's state file for the link,
- * /run/systemd/resolve/netif/<ifindex>, whose SERVERS= line lists the servers networkd,
- * NetworkManager or resolvectl gave that link (they hand them to resolved over D-Bus;
- * resolved keeps them there). Without resolved (or for a link it was given no servers
- * for) there is none: resolv.conf names the host's servers, not a link's. The file is
- * resolved's own ("do not parse"), but its SERVERS= line has kept one format since
- * systemd 229; the D-Bus/varlink API would need a library or a client of our own on the
- * loop for what reading a small tmpfs file gives.
+/* Per-link DNS servers (Linux), from systemd's per-link state (src/proto/resolved.c):
+ * - systemd-resolved's /run/systemd/resolve/netif/<ifindex>, SERVERS=: the servers
+ *   NetworkManager or resolvectl gave the link over resolved's D-Bus API;
+ * - else systemd-networkd's /run/systemd/netif/links/<ifindex>, DNS=: for a link
+ *   networkd manages, resolved keeps no file of its own and takes networkd's servers.
+ * Without either (no systemd, or a link nobody gave servers) there is none: resolv.conf
+ * names the host's servers, not a link's. The files are systemd's own ("do not parse"),
+ * but these lines have kept one format since systemd 229; the D-Bus/varlink API would
+ * need a library or a client of our own on the loop for what reading a small tmpfs file
+ * gives.
  *
  * The ifindex in the file's name is one of resolved's network namespace: a proxy in
  * another one (ip netns exec, a container sharing /run) would read some other interface's
@@ -63,20 +65,34 @@ netns_check(void)
     closedir(d);
 }
 
+/* The servers the state file at path gives under key; -1: the link is DNS-over-TLS only. */
+static int
+servers_in(const char *path, const char *key, struct sockaddr_storage *out, int max)
+{
+    char text[4096];
+    size_t len;
+    FILE *f;
+
+    if ((f = fopen(path, "r")) == NULL)
+        return 0;
+    len = fread(text, 1, sizeof(text), f);
+    fclose(f);
+    return resolved_parse_servers(text, len, key, out, max);
+}
+
 int
 os_iface_dns_servers(unsigned ifindex, struct sockaddr_storage *out, int max)
 {
-    char path[64], text[4096];
-    size_t len;
-    FILE *f;
+    char path[64];
+    int n;
 
     pthread_once(&netns_once, netns_check);
     if (!netns_is_resolveds)
         return 0;
     snprintf(path, sizeof(path), "/run/systemd/resolve/netif/%u", ifindex);
-    if ((f = fopen(path, "r")) == NULL)
-        return 0;
-    len = fread(text, 1, sizeof(text), f);
-    fclose(f);
-    return resolved_parse_servers(text, len, out, max);
+    if ((n = servers_in(path, "SERVERS=", out, max)) == 0) {
+        snprintf(path, sizeof(path), "/run/systemd/netif/links/%u", ifindex);
+        n = servers_in(path, "DNS=", out, max);
+    }
+    return n > 0 ? n : 0; /* DNS-over-TLS only: none to ask in clear */
 }

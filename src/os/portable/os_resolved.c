@@ -20,7 +20,8 @@ static size_t scutil_len;
 static void
 scutil_read(void)
 {
-    FILE *f = popen("scutil --dns 2>/dev/null", "r");
+    /* The system's scutil first (/usr/sbin), whatever PATH a service was given. */
+    FILE *f = popen("PATH=/usr/sbin:/usr/bin:/sbin:/bin:$PATH scutil --dns 2>/dev/null", "r");
     size_t got;
 
     if (f == NULL)
