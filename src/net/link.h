@@ -139,6 +139,7 @@ struct link {
      * the system's answer itself is read once), never per lookup. */
     struct sockaddr_storage sys_dns[LINK_DNS_SERVERS_MAX];
     unsigned n_sys_dns;
+    int sys_dns_read; /* read once: a change after that is logged */
 
     /* Families served now (read by the balancer without the lock). Interface links lose a
      * family when its address goes; address links always serve their one family. */

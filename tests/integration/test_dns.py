@@ -392,6 +392,8 @@ def test_lab_resolved_servers_follow_a_change_of_the_links_interface(resolved_la
     assert asked[-1] in {q[2] for q in servers[1].queries()}, (asked, proxy.log())
     assert {q[1] for q in servers[1].queries()} == {W1_V4}
     assert asked[-1] not in {q[2] for q in servers[0].queries()}
+    assert any(f"link wan1: the system's DNS servers for its interface are now {FAR_V4}:5302"
+               in line for line in proxy.lines), proxy.log()
 
 
 def test_lab_stub_resolv_conf_means_the_servers_resolved_forwards_to(resolved_lab, dns_lab,
