@@ -440,19 +440,13 @@ links_have_own_dns(void)
     if (local == 0 || known < local)
         return 0;
     for (unsigned i = 0; i < app.n_links; i++) {
-        char list[256] = "", a[80];
-        size_t used = 0;
-        unsigned n;
+        char list[256];
 
-        if (app.links[i].spec.kind == LINK_PROXY)
-            continue;
-        n = link_sys_dns(&app.links[i], ss, DNS_SERVERS_MAX);
-        for (unsigned k = 0; k < n && used + 1 < sizeof(list); k++) {
-            log_sockaddr(a, sizeof(a), (const struct sockaddr *)&ss[k]);
-            used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%s", k ? "," : "", a);
-        }
-        log_info("DNS: link %s asks %s (the system's servers for its interface)",
-                 app.links[i].label, list);
+        if (app.links[i].spec.kind != LINK_PROXY)
+            log_info("DNS: link %s asks %s (the system's servers for its interface)",
+                     app.links[i].label,
+                     log_sockaddr_list(list, sizeof(list), ss,
+                                       link_sys_dns(&app.links[i], ss, DNS_SERVERS_MAX)));
     }
     return 1;
 }

@@ -81,3 +81,18 @@ log_sockaddr(char *out, size_t outlen, const struct sockaddr *sa)
     }
     return out;
 }
+
+char *
+log_sockaddr_list(char *out, size_t outlen, const struct sockaddr_storage *v, unsigned n)
+{
+    size_t used = 0;
+
+    snprintf(out, outlen, "none");
+    for (unsigned i = 0; i < n && used + 1 < outlen; i++) {
+        char a[LOG_SOCKADDR_MAX];
+
+        log_sockaddr(a, sizeof(a), (const struct sockaddr *)&v[i]);
+        used += (size_t)snprintf(out + used, outlen - used, "%s%s", i ? "," : "", a);
+    }
+    return out;
+}

@@ -32,4 +32,9 @@ char *log_escape(char *out, size_t outlen, const char *in, size_t inlen);
 struct sockaddr;
 char *log_sockaddr(char *out, size_t outlen, const struct sockaddr *sa);
 
+/* n addresses as log_sockaddr writes them, comma-separated ("none" when n is 0),
+ * truncated to outlen. Returns out. */
+struct sockaddr_storage;
+char *log_sockaddr_list(char *out, size_t outlen, const struct sockaddr_storage *v, unsigned n);
+
 #endif

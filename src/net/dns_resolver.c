@@ -200,22 +200,6 @@ is_loopback(const struct sockaddr_storage *ss)
     return 0;
 }
 
-static void
-list_servers(char *out, size_t outlen, const struct sockaddr_storage *v, unsigned n)
-{
-    size_t used = 0;
-
-    out[0] = '\0';
-    for (unsigned i = 0; i < n && used + 1 < outlen; i++) {
-        char a[80];
-
-        log_sockaddr(a, sizeof(a), (const struct sockaddr *)&v[i]);
-        used += (size_t)snprintf(out + used, outlen - used, "%s%s", i ? "," : "", a);
-    }
-    if (n == 0)
-        snprintf(out, outlen, "none");
-}
-
 int
 dns_settings_init(struct dns_settings *s, const struct dns_server_spec *items, unsigned n,
                   const struct link *links, unsigned n_links, char *err, size_t errlen)
@@ -260,19 +244,19 @@ dns_settings_init(struct dns_settings *s, const struct dns_server_spec *items, u
     s->race_ms = DNS_RACE_MS;
     s->max_lookups = DNS_MAX_LOOKUPS;
 
-    list_servers(buf, sizeof(buf), s->global, s->n_global);
+    log_sockaddr_list(buf, sizeof(buf), s->global, s->n_global);
     log_info("DNS: per-link resolver; servers %s%s; %zu names from %s", buf,
              s->n_global ? "" : " (links without their own use the system's)",
              hosts_count(s->hosts), os_hosts_path());
     for (unsigned l = 0; l < n_links; l++)
         if (s->n_per_link[l] > 0) {
-            list_servers(buf, sizeof(buf), s->per_link[l], s->n_per_link[l]);
+            log_sockaddr_list(buf, sizeof(buf), s->per_link[l], s->n_per_link[l]);
             log_info("DNS: link %s asks %s", links[l].label, buf);
         }
     if (s->n_global == 0) {
         int stub = 0;
 
-        list_servers(buf, sizeof(buf), s->system, s->n_system);
+        log_sockaddr_list(buf, sizeof(buf), s->system, s->n_system);
         for (unsigned i = 0; i < s->n_system; i++)
             stub |= is_loopback(&s->system[i]);
         log_info("DNS: the system's servers: %s", buf);

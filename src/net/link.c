@@ -465,8 +465,6 @@ link_read_sys_dns(struct link *l)
     pthread_mutex_unlock(&l->mu);
     if (ifindex != 0 && (n = os_iface_dns_servers(ifindex, ss, LINK_DNS_SERVERS_MAX)) == -1)
         return; /* could not read: keep what was known */
-    if (n < 0)
-        n = 0;
     pthread_mutex_lock(&l->mu);
     changed = l->sys_dns_read && ((unsigned)n != l->n_sys_dns ||
                                   memcmp(l->sys_dns, ss, (size_t)n * sizeof(ss[0])) != 0);
@@ -475,14 +473,10 @@ link_read_sys_dns(struct link *l)
     l->sys_dns_read = 1;
     pthread_mutex_unlock(&l->mu);
     if (changed) {
-        char list[4 * 80] = "none", a[80];
-        size_t used = 0;
+        char list[LINK_DNS_SERVERS_MAX * LOG_SOCKADDR_MAX];
 
-        for (int i = 0; i < n && used + 1 < sizeof(list); i++) {
-            log_sockaddr(a, sizeof(a), (const struct sockaddr *)&ss[i]);
-            used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%s", i ? "," : "", a);
-        }
-        log_info("link %s: the system's DNS servers for its interface are now %s", l->label, list);
+        log_info("link %s: the system's DNS servers for its interface are now %s", l->label,
+                 log_sockaddr_list(list, sizeof(list), ss, (unsigned)n));
     }
 }
 
